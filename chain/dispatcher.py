@@ -1,0 +1,212 @@
+"""Routing envelopes to engines by their first byte (SPEC §1), and running one transaction safely.
+
+An envelope is one opcode byte and a body. The registry is a 256-entry table from opcode to
+engine, so routing is one index, and no engine is ever asked whether a transaction is its own.
+The five VMs' ranges are reserved by SPEC §1 whether or not their engine is installed; an
+opcode outside every reserved range and every registered engine is unassigned.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .errors import AdmissionError, ExecutionError
+from .hashing import H, Reader
+from .state import State
+
+log = logging.getLogger(__name__)
+
+# SPEC §1: VM name -> (first opcode, last opcode)
+VM_RANGES: dict[str, tuple[int, int]] = {
+    "native": (0x01, 0x0F),
+    "evm": (0x10, 0x1F),
+    "svm": (0x20, 0x2F),
+    "bvm": (0x30, 0x3F),
+    "tvm": (0x40, 0x4F),
+}
+VM_TITLES = {"native": "native runtime", "evm": "EVM", "svm": "SVM", "bvm": "BVM", "tvm": "TVM"}
+
+
+@dataclass
+class Tx:
+    """An admitted transaction: what an engine decoded from an envelope.
+
+    `ids` are the names it can be found by besides the envelope id (an Ethereum tx hash, a
+    Solana signature, a Bitcoin txid and wtxid, a Tron txid); `body` is engine-private.
+    """
+
+    envelope: bytes
+    ids: tuple[bytes, ...] = ()
+    sender: bytes | None = None
+    body: object = None
+
+    @property
+    def envelope_id(self) -> bytes:
+        return H(self.envelope)
+
+    @property
+    def opcode(self) -> int:
+        return self.envelope[0]
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    height: int
+    timestamp_ms: int
+    chain_id: int
+    proposer: bytes
+
+
+@dataclass
+class Outcome:
+    """What a successful execution returns; failures raise ExecutionError instead."""
+
+    gas_used: int = 0
+    output: bytes = b""
+    logs: list[bytes] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    """What a VM implements to run on the shared state. It touches the chain only through `State`."""
+
+    name: str
+    first_opcode: int
+    last_opcode: int
+
+    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+        """Decode and verify an envelope against the committed state; raise AdmissionError to refuse it."""
+        ...
+
+    def decode(self, envelope: bytes) -> Tx:
+        """Decode an envelope that was already admitted (no signature check)."""
+        ...
+
+    def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
+        """Charge the fee before execution, outside the transaction's snapshot; return it in base units."""
+        ...
+
+    def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome: ...
+
+
+@dataclass
+class Receipt:
+    """The result of one transaction. `code` is "" on success, a machine-readable reason otherwise."""
+
+    success: bool
+    fee: int = 0
+    gas_used: int = 0
+    code: str = ""
+    message: str = ""
+    output: bytes = b""
+    logs: list[bytes] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        """Canonical bytes (docs/PROTOCOL.md, "Receipts"); the receipts root commits to these."""
+        code = self.code.encode()
+        msg = self.message.encode()[:1024]
+        out = [
+            b"\x01" if self.success else b"\x00",
+            self.fee.to_bytes(8, "big"),
+            self.gas_used.to_bytes(8, "big"),
+            len(code).to_bytes(1, "big"),
+            code,
+            len(msg).to_bytes(2, "big"),
+            msg,
+            len(self.output).to_bytes(4, "big"),
+            self.output,
+            len(self.logs).to_bytes(2, "big"),
+        ]
+        for entry in self.logs:
+            out += [len(entry).to_bytes(4, "big"), entry]
+        return b"".join(out)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Receipt:
+        r = Reader(data)
+        success = r.take(1) == b"\x01"
+        fee, gas = r.uint(8), r.uint(8)
+        code = r.var(1).decode()
+        msg = r.var(2).decode()
+        output = r.var(4)
+        logs = [r.var(4) for _ in range(r.uint(2))]
+        r.done()
+        return cls(success, fee, gas, code, msg, output, logs)
+
+
+class Registry:
+    """Opcode -> engine table."""
+
+    def __init__(self) -> None:
+        self._table: list[Engine | None] = [None] * 256
+
+    def register(self, engine: Engine) -> None:
+        first, last = engine.first_opcode, engine.last_opcode
+        if not 0 < first <= last <= 0xFF:
+            raise ValueError(f"engine {engine.name}: bad opcode range {first:#x}-{last:#x}")
+        for vm, (lo, hi) in VM_RANGES.items():
+            overlaps = not (last < lo or first > hi)
+            if overlaps and (vm != engine.name or (first, last) != (lo, hi)):
+                raise ValueError(f"engine {engine.name}: {first:#04x}-{last:#04x} overlaps the {vm} range {lo:#04x}-{hi:#04x}")
+        for op in range(first, last + 1):
+            other = self._table[op]
+            if other is not None and other is not engine:
+                raise ValueError(f"engine {engine.name}: opcode {op:#04x} is taken by {other.name}")
+        for op in range(first, last + 1):
+            self._table[op] = engine
+
+    def engines(self) -> list[Engine]:
+        seen: list[Engine] = []
+        for e in self._table:
+            if e is not None and e not in seen:
+                seen.append(e)
+        return seen
+
+    def route(self, envelope: bytes) -> Engine:
+        if not envelope:
+            raise AdmissionError("empty envelope: the first byte must be an opcode", "empty_envelope")
+        op = envelope[0]
+        engine = self._table[op]
+        if engine is not None:
+            return engine
+        for vm, (lo, hi) in VM_RANGES.items():
+            if lo <= op <= hi:
+                raise AdmissionError(
+                    f"opcode {op:#04x} belongs to the {VM_TITLES[vm]} ({lo:#04x}-{hi:#04x}), which this node does not run yet",
+                    "engine_not_installed",
+                )
+        raise AdmissionError(f"opcode {op:#04x} is not assigned to any virtual machine", "unassigned_opcode")
+
+    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+        tx = self.route(envelope).admit(envelope, state, chain_id)
+        if tx.envelope != envelope:
+            raise AssertionError("an engine must keep the envelope byte-exact")
+        return tx
+
+
+def execute_tx(engine: Engine, tx: Tx, state: State, ctx: BlockContext) -> Receipt:
+    """Run one transaction: fee first (kept on failure), then the body under a snapshot.
+
+    Any failure — an ExecutionError from the engine, or an unexpected exception inside it —
+    restores the snapshot and yields a failed receipt; the block goes on.
+    """
+    fee_snap = state.snapshot()
+    try:
+        fee = engine.charge_fee(tx, state, ctx)
+    except ExecutionError as e:
+        state.revert(fee_snap)
+        return Receipt(False, 0, 0, e.code, e.message)
+    state.commit(fee_snap)
+    snap = state.snapshot()
+    try:
+        outcome = engine.execute(tx, state, ctx)
+    except ExecutionError as e:
+        state.revert(snap)
+        return Receipt(False, fee, 0, e.code, e.message)
+    except Exception:
+        state.revert(snap)
+        log.exception("engine %s raised while executing %s", engine.name, tx.envelope_id.hex())
+        return Receipt(False, fee, 0, "internal_error", f"the {engine.name} engine failed unexpectedly")
+    state.commit(snap)
+    return Receipt(True, fee, outcome.gas_used, "", "", outcome.output, list(outcome.logs))

@@ -1,0 +1,35 @@
+"""A `Store` that keeps everything in process memory: for tests, benchmarks and `--in-memory` runs."""
+
+from __future__ import annotations
+
+from .blocks import Header
+from .dispatcher import Tx
+from .node import Block, Loaded
+from .state import apply_diff
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.entries: dict[bytes, bytes] = {}
+        self.nodes: dict[str, bytes] = {}
+        self.blocks: list[Block] = []
+        self.mempool: dict[int, bytes] = {}
+        self._seq = 0
+
+    def load(self) -> Loaded:
+        head: Header | None = self.blocks[-1].header if self.blocks else None
+        return Loaded(dict(self.entries), dict(self.nodes), head)
+
+    def pending(self, limit: int) -> list[tuple[int, bytes]]:
+        return list(self.mempool.items())[:limit]
+
+    def add_pending(self, tx: Tx) -> None:
+        self._seq += 1
+        self.mempool[self._seq] = tx.envelope
+
+    def commit_block(self, block: Block) -> None:
+        apply_diff(self.entries, block.state_diff)
+        apply_diff(self.nodes, block.node_writes)
+        for seq in block.mempool_seqs:
+            del self.mempool[seq]
+        self.blocks.append(block)

@@ -1,0 +1,180 @@
+"""The integrated node's core: committed state, the state tree, the head, and block production.
+
+`Chain` is pure Python over a `Store` (chain/store for SQL, chain/memstore for memory). It
+loads the committed entries and tree nodes, builds a block from mempool entries by running
+each through its engine over a `State` overlay, updates the tree from the block's net diff
+once, signs the header, and hands everything to the store, which writes it in one
+database transaction. Only after the store returns does the in-memory view move on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nacl.signing import SigningKey
+
+from .blocks import GENESIS_PARENT, Header
+from .dispatcher import BlockContext, Receipt, Registry, Tx, execute_tx
+from .errors import AdmissionError, ChainError
+from .genesis import CHAIN_ID_KEY
+from .hashing import Reader, merkle_root
+from .state import Diff, State, apply_diff
+from .tree import StateTree
+
+
+@dataclass
+class ExecutedTx:
+    tx: Tx
+    receipt: Receipt
+    diff: Diff
+
+
+@dataclass
+class Block:
+    header: Header
+    txs: list[ExecutedTx]
+    state_diff: dict[bytes, bytes | None]
+    node_writes: dict[str, bytes | None]
+    index_records: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    mempool_seqs: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Loaded:
+    entries: dict[bytes, bytes]
+    nodes: dict[str, bytes]
+    head: Header | None
+
+
+class Store(Protocol):
+    def load(self) -> Loaded: ...
+    def pending(self, limit: int) -> list[tuple[int, bytes]]: ...
+    def add_pending(self, tx: Tx) -> None: ...
+    def commit_block(self, block: Block) -> None: ...
+
+
+class CorruptStore(ChainError):
+    code = "corrupt_store"
+
+
+def encode_diff(diff: Diff) -> bytes:
+    """Per-transaction diff as stored: key 32 || flags u8 (1 old present, 2 new present) || u32 len || old || u32 len || new."""
+    out = []
+    for key, old, new in diff:
+        flags = (old is not None) | ((new is not None) << 1)
+        o, n = old or b"", new or b""
+        out += [key, bytes((flags,)), len(o).to_bytes(4, "big"), o, len(n).to_bytes(4, "big"), n]
+    return b"".join(out)
+
+
+def decode_diff(data: bytes) -> Diff:
+    r = Reader(data)
+    diff: Diff = []
+    while r.pos < len(data):
+        key, flags = r.take(32), r.uint(1)
+        old, new = r.var(4), r.var(4)
+        diff.append((key, old if flags & 1 else None, new if flags & 2 else None))
+    return diff
+
+
+def chain_id_of(entries: Mapping[bytes, bytes]) -> int:
+    raw = entries.get(CHAIN_ID_KEY)
+    if raw is None:
+        raise ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
+    return int.from_bytes(raw, "big")
+
+
+class Chain:
+    def __init__(self, store: Store, registry: Registry, validator: SigningKey) -> None:
+        self.store = store
+        self.registry = registry
+        self.validator = validator
+        loaded = store.load()
+        self.entries = loaded.entries
+        self.tree = StateTree(loaded.nodes)
+        self.head = loaded.head
+        if self.head is not None and self.tree.root != self.head.state_root:
+            raise CorruptStore(
+                f"stored tree root {self.tree.root.hex()} differs from block {self.head.height}'s state root"
+            )
+
+    @property
+    def chain_id(self) -> int:
+        return chain_id_of(self.entries)
+
+    # -- genesis ---------------------------------------------------------------------------
+    def create_genesis(self, populate: Callable[[State], None], timestamp_ms: int) -> Header:
+        """Block 0: the state `populate` writes, no transactions."""
+        if self.head is not None:
+            raise ChainError("genesis already exists", "genesis_exists")
+        state = State(self.entries)
+        populate(state)
+        diff = state.block_diff()
+        writes = self.tree.update(diff)
+        header = Header(
+            0, GENESIS_PARENT, timestamp_ms, self.tree.root, merkle_root([]), merkle_root([]),
+            self.validator.verify_key.encode(),
+        ).sign(self.validator)
+        self._commit(Block(header, [], diff, writes, state.index_records))
+        return header
+
+    # -- admission -------------------------------------------------------------------------
+    def admit(self, envelope: bytes) -> Tx:
+        tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
+        self.store.add_pending(tx)
+        return tx
+
+    # -- production ------------------------------------------------------------------------
+    def build_block(self, pending: list[tuple[int, bytes]], timestamp_ms: int) -> Block:
+        head = self._require_head()
+        timestamp_ms = max(timestamp_ms, head.timestamp_ms + 1)
+        proposer = self.validator.verify_key.encode()
+        ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer)
+        state = State(self.entries)
+        executed: list[ExecutedTx] = []
+        for _seq, envelope in pending:
+            state.begin_tx()
+            try:
+                engine = self.registry.route(envelope)
+                tx = engine.decode(envelope)
+            except (AdmissionError, ValueError) as e:
+                # Admitted under another configuration (an engine since removed): it is
+                # recorded as failed rather than dropped, so nothing admitted is ever lost.
+                code = e.code if isinstance(e, AdmissionError) else "undecodable"
+                executed.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), state.end_tx()))
+                continue
+            receipt = execute_tx(engine, tx, state, ctx)
+            executed.append(ExecutedTx(tx, receipt, state.end_tx()))
+        diff = state.block_diff()
+        writes = self.tree.update(diff)
+        header = Header(
+            ctx.height,
+            head.hash,
+            timestamp_ms,
+            self.tree.root,
+            merkle_root([e.tx.envelope for e in executed]),
+            merkle_root([e.receipt.encode() for e in executed]),
+            proposer,
+        ).sign(self.validator)
+        return Block(header, executed, diff, writes, state.index_records, [seq for seq, _ in pending])
+
+    def produce(self, max_txs: int, timestamp_ms: int | None = None, pending: list[tuple[int, bytes]] | None = None) -> Block:
+        """Build, sign and commit the next block from the mempool (or from `pending` already read from it)."""
+        if pending is None:
+            pending = self.store.pending(max_txs)
+        block = self.build_block(pending, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+        self._commit(block)
+        return block
+
+    def _commit(self, block: Block) -> None:
+        self.store.commit_block(block)
+        apply_diff(self.entries, block.state_diff)
+        self.head = block.header
+
+    def _require_head(self) -> Header:
+        if self.head is None:
+            raise ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
+        return self.head

@@ -1,0 +1,85 @@
+"""Tables of the chain. Byte strings are stored raw (bytea / BLOB), never hex."""
+
+from django.db import models
+
+
+class Block(models.Model):
+    height = models.BigIntegerField(primary_key=True)
+    hash = models.BinaryField(unique=True)
+    header = models.BinaryField()  # canonical encoding, chain.blocks.Header.decode reads it back
+    timestamp_ms = models.BigIntegerField()
+    state_root = models.BinaryField()
+    tx_count = models.IntegerField()
+
+    class Meta:
+        db_table = "nvm_block"
+
+
+class Transaction(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, db_column="height", related_name="txs")
+    position = models.IntegerField()
+    envelope_id = models.BinaryField(unique=True)
+    opcode = models.SmallIntegerField()
+    envelope = models.BinaryField()
+    success = models.BooleanField()
+    receipt = models.BinaryField()  # chain.dispatcher.Receipt.encode()
+    diff = models.BinaryField()  # chain.node.encode_diff()
+
+    class Meta:
+        db_table = "nvm_tx"
+        constraints = [models.UniqueConstraint(fields=["block", "position"], name="nvm_tx_block_position")]
+
+
+class TxAlias(models.Model):
+    """Every id a transaction is known by (envelope id, and its chain's native ids) -> the transaction."""
+
+    alias = models.BinaryField(primary_key=True)
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        db_table = "nvm_tx_alias"
+
+
+class StateEntry(models.Model):
+    key = models.BinaryField(primary_key=True)
+    value = models.BinaryField()
+
+    class Meta:
+        db_table = "nvm_state"
+
+
+class TreeNode(models.Model):
+    """State-tree node blob by nibble path (chain.tree)."""
+
+    path = models.CharField(max_length=64, primary_key=True)
+    blob = models.BinaryField()
+
+    class Meta:
+        db_table = "nvm_tree_node"
+
+
+class MempoolEntry(models.Model):
+    """An admitted envelope waiting for a block; kept in SQL so a restart loses none."""
+
+    seq = models.BigAutoField(primary_key=True)
+    envelope_id = models.BinaryField(unique=True)
+    opcode = models.SmallIntegerField()
+    envelope = models.BinaryField()
+    admitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "nvm_mempool"
+
+
+class AddressIndex(models.Model):
+    """SQL mirror of the reverse index held in the state (SPEC §2): VM address -> id_com."""
+
+    tag = models.CharField(max_length=8)
+    address = models.BinaryField()
+    id_com = models.BinaryField(db_index=True)
+    height = models.BigIntegerField()  # block that bound it
+
+    class Meta:
+        db_table = "nvm_address_index"
+        constraints = [models.UniqueConstraint(fields=["tag", "address"], name="nvm_address_index_tag_address")]

@@ -1,0 +1,95 @@
+"""Glue between Django settings and the chain core: engines, validator key, the node, the producer loop."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from nacl.signing import SigningKey
+
+from chain.dispatcher import Engine, Registry
+from chain.node import Chain
+from chain.store.sql import SqlStore
+
+log = logging.getLogger("nvm.node")
+
+
+def load_engine(path: str) -> Engine:
+    """`module` (its `ENGINE` attribute) or `module:attribute`."""
+    module, _, attr = path.partition(":")
+    obj = getattr(importlib.import_module(module), attr or "ENGINE")
+    return obj() if isinstance(obj, type) else obj  # type: ignore[no-any-return]
+
+
+def registry() -> Registry:
+    reg = Registry()
+    for path in settings.NVM_ENGINES:
+        reg.register(load_engine(path))
+    return reg
+
+
+def validator_key() -> SigningKey:
+    """The validator's Ed25519 key, kept in NVM_HOME/validator.key (hex seed); made on first use."""
+    path = settings.NVM_HOME / "validator.key"
+    if path.exists():
+        return SigningKey(bytes.fromhex(path.read_text().strip()))
+    settings.NVM_HOME.mkdir(parents=True, exist_ok=True)
+    key = SigningKey.generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.encode().hex() + "\n")
+    return key
+
+
+def open_chain() -> Chain:
+    return Chain(SqlStore(), registry(), validator_key())
+
+
+def run_producer(
+    interval_ms: int,
+    on_demand: bool,
+    max_txs: int,
+    stop: threading.Event | None = None,
+    max_blocks: int | None = None,
+) -> None:
+    """Produce blocks until `stop` is set (or `max_blocks` were made).
+
+    Interval mode makes a block every `interval_ms`, empty or not. On-demand mode makes one as
+    soon as the mempool holds a transaction (polled every few ms), like a local EVM devnet.
+    A failed commit leaves the in-memory view ahead of the database, so the node is reloaded
+    from the store before it goes on.
+    """
+    stop = stop or threading.Event()
+    chain = open_chain()
+    made = 0
+    next_at = time.monotonic()
+    while not stop.is_set() and (max_blocks is None or made < max_blocks):
+        try:
+            if on_demand:
+                pending = chain.store.pending(max_txs)
+                if not pending:
+                    stop.wait(0.01)
+                    continue
+                block = chain.produce(max_txs, pending=pending)
+            else:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    stop.wait(delay)
+                    if stop.is_set():
+                        break
+                next_at = max(next_at + interval_ms / 1000, time.monotonic())
+                block = chain.produce(max_txs)
+            made += 1
+            if block.txs:
+                log.info("block %d: %d txs, root %s", block.header.height, len(block.txs), block.header.state_root.hex())
+        except Exception:
+            log.exception("block production failed; reloading the node from the store")
+            close_old_connections()
+            connections.close_all()
+            stop.wait(0.5)
+            chain = open_chain()

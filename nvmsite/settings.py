@@ -1,0 +1,105 @@
+"""Settings, read from the environment (DESIGN.md "Running it").
+
+Embedded default: a SQLite file in NVM_HOME, local-memory cache, in-memory channel layer.
+DATABASE_URL switches to PostgreSQL (psycopg 3), REDIS_URL to Redis for cache and channel
+layer, CELERY_BROKER_URL to Celery workers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+NVM_HOME = Path(os.environ.get("NVM_HOME", BASE_DIR / ".nvm")).resolve()
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    v = os.environ.get(name)
+    return default if v is None else v.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _flag("DJANGO_DEBUG")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "nvm-devnet-not-secret")  # a devnet holds no secrets
+ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "channels",
+    "nvmsite",
+    "chain.store",
+    "rpc",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "nvmsite.urls"
+ASGI_APPLICATION = "nvmsite.asgi.application"
+WSGI_APPLICATION = "nvmsite.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    NVM_HOME.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": NVM_HOME / "nvm.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web server read while the block producer writes; IMMEDIATE
+                # takes the write lock up front so two writers queue instead of deadlocking.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# -- the chain ----------------------------------------------------------------------------
+NVM_CHAIN_ID = int(os.environ.get("NVM_CHAIN_ID", "7231053"))  # SPEC §4: 0x6e564d, "nVM"
+NVM_GENESIS = Path(os.environ.get("NVM_GENESIS", BASE_DIR / "chain" / "genesis.json"))
+NVM_BLOCK_INTERVAL_MS = int(os.environ.get("NVM_BLOCK_INTERVAL_MS", "400"))
+NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arrives
+NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
+# Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
+NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "").split(",") if e]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,205 @@
+"""OpenAPI 3.1 description of the native API, served at /api/v1/schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEX = {"type": "string", "pattern": "^0x[0-9a-f]*$"}
+HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
+NULLABLE_HEX = {"type": ["string", "null"], "pattern": "^0x[0-9a-f]*$"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "bad input; nothing was written"),
+    "404": _json(_ref("Error"), "not found"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["chain_id", "height", "hash", "state_root", "timestamp_ms", "mempool_size", "engines"],
+        "properties": {
+            "chain_id": {"type": "integer"},
+            "height": {"type": "integer"},
+            "hash": HEX32,
+            "state_root": HEX32,
+            "timestamp_ms": {"type": "integer"},
+            "mempool_size": {"type": "integer"},
+            "engines": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Header": {
+        "type": "object",
+        "required": ["height", "hash", "parent_hash", "timestamp_ms", "state_root", "tx_root", "receipts_root",
+                     "proposer", "signature", "tx_count"],
+        "properties": {
+            "height": {"type": "integer"},
+            "hash": HEX32,
+            "parent_hash": HEX32,
+            "timestamp_ms": {"type": "integer"},
+            "state_root": HEX32,
+            "tx_root": HEX32,
+            "receipts_root": HEX32,
+            "proposer": HEX32,
+            "signature": HEX,
+            "tx_count": {"type": "integer"},
+        },
+    },
+    "BlockPage": {
+        "type": "object",
+        "required": ["blocks", "next_before"],
+        "properties": {
+            "blocks": {"type": "array", "items": _ref("Header")},
+            "next_before": {"type": ["integer", "null"], "description": "pass as ?before= for the next page"},
+        },
+    },
+    "Block": {
+        "allOf": [
+            _ref("Header"),
+            {
+                "type": "object",
+                "properties": {
+                    "transactions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "position": {"type": "integer"},
+                                "id": HEX32,
+                                "opcode": {"type": "integer"},
+                                "vm": {"type": ["string", "null"]},
+                                "success": {"type": "boolean"},
+                            },
+                        },
+                    }
+                },
+            },
+        ]
+    },
+    "Transaction": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": HEX32,
+            "ids": {"type": "array", "items": HEX},
+            "status": {"enum": ["pending", "committed"]},
+            "block": {"type": "object", "properties": {"height": {"type": "integer"}, "hash": HEX32}},
+            "position": {"type": "integer"},
+            "opcode": {"type": "integer"},
+            "vm": {"type": ["string", "null"]},
+            "envelope": HEX,
+            "receipt": {
+                "type": "object",
+                "properties": {
+                    "success": {"type": "boolean"},
+                    "fee": {"type": "string", "description": "base units"},
+                    "gas_used": {"type": "integer"},
+                    "code": {"type": ["string", "null"]},
+                    "message": {"type": ["string", "null"]},
+                    "output": HEX,
+                    "logs": {"type": "array", "items": HEX},
+                },
+            },
+            "diff": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"key": HEX32, "old": NULLABLE_HEX, "new": NULLABLE_HEX}},
+            },
+        },
+    },
+    "Submitted": {
+        "type": "object",
+        "required": ["id", "ids", "status"],
+        "properties": {"id": HEX32, "ids": {"type": "array", "items": HEX}, "status": {"const": "pending"}},
+    },
+    "StateProof": {
+        "type": "object",
+        "required": ["key", "value", "included", "height", "root", "proof", "verified"],
+        "properties": {
+            "key": HEX32,
+            "value": NULLABLE_HEX,
+            "value_hash": NULLABLE_HEX,
+            "included": {"type": "boolean"},
+            "height": {"type": "integer"},
+            "block_hash": HEX32,
+            "root": HEX32,
+            "proof": {"type": "object", "description": "docs/PROTOCOL.md, 'State root': proof JSON"},
+            "verified": {"type": "boolean"},
+        },
+    },
+}
+
+
+def openapi() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "n-VM devnet native API",
+            "version": "1",
+            "description": "Blocks, transactions by any id, state proofs. Errors are {error: {code, message}}.",
+        },
+        "paths": {
+            "/api/v1/status": {"get": {"summary": "chain head and mempool size", "responses": {"200": _json(_ref("Status"), "status")}}},
+            "/api/v1/blocks": {
+                "get": {
+                    "summary": "newest blocks first",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {"200": _json(_ref("BlockPage"), "a page of blocks"), **ERRORS},
+                }
+            },
+            "/api/v1/blocks/{ref}": {
+                "get": {
+                    "summary": "one block by height or hash",
+                    "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _json(_ref("Block"), "the block"), **ERRORS},
+                }
+            },
+            "/api/v1/tx": {
+                "post": {
+                    "summary": "submit an envelope (opcode byte + body, hex)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object", "required": ["envelope"], "properties": {"envelope": HEX}}}},
+                    },
+                    "responses": {"202": _json(_ref("Submitted"), "admitted to the mempool"), **ERRORS},
+                }
+            },
+            "/api/v1/tx/{id}": {
+                "get": {
+                    "summary": "a transaction by any of its ids (envelope id, or its chain's native id)",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": HEX}],
+                    "responses": {"200": _json(_ref("Transaction"), "the transaction"), **ERRORS},
+                }
+            },
+            "/api/v1/state/proof": {
+                "get": {
+                    "summary": "inclusion or non-inclusion proof of a state key against the head's state root",
+                    "parameters": [{"name": "key", "in": "query", "required": True, "schema": HEX32}],
+                    "responses": {"200": _json(_ref("StateProof"), "the proof"), **ERRORS},
+                }
+            },
+            "/api/v1/schema": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {"schemas": SCHEMAS},
+    }

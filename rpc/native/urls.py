@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("status", views.status),
+    path("blocks", views.blocks),
+    path("blocks/<str:ref>", views.block),
+    path("tx", views.submit_tx),
+    path("tx/<str:ref>", views.tx),
+    path("state/proof", views.state_proof),
+    path("schema", views.schema),
+    re_path(r"^.*$", views.unknown),
+]

@@ -1,0 +1,281 @@
+"""The native JSON API (/api/v1): thin views over chain/ and the store's tables.
+
+Every error is `{"error": {"code": ..., "message": ...}}` with a 4xx status; nothing is
+written on a refused request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from chain.blocks import Header
+from chain.dispatcher import VM_RANGES, Receipt, Registry
+from chain.errors import AdmissionError, ChainError
+from chain.hashing import H
+from chain.node import chain_id_of, decode_diff
+from chain.state import State
+from chain.store import models as m
+from chain.store.sql import SqlEntries, SqlStore, head, nodes_on_path
+from chain.tree import StateTree, verify_proof
+
+from .schema import openapi
+
+log = logging.getLogger(__name__)
+MAX_LIMIT = 100
+MAX_ENVELOPE = 128 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def api(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
+    """JSON in, JSON out; ApiError and ChainError become their JSON error, anything else a 500 without a trace."""
+
+    def wrap(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                resp = error(405, "method_not_allowed", f"use {' or '.join(methods)}")
+                resp["Allow"] = ", ".join(methods)
+                return resp
+            try:
+                result = view(request, *args, **kwargs)
+            except ApiError as e:
+                return error(e.status, e.code, e.message)
+            except AdmissionError as e:
+                return error(400, e.code, e.message)
+            except ChainError as e:
+                return error(409 if e.code == "no_genesis" else 400, e.code, e.message)
+            except Exception:
+                log.exception("unhandled error in %s", request.path)
+                return error(500, "internal_error", "the node failed to answer this request; see its log")
+            return result if isinstance(result, HttpResponse) else JsonResponse(result)
+
+        return inner
+
+    return wrap
+
+
+def parse_hex(text: str, what: str, length: int | None = None) -> bytes:
+    s = text.strip()
+    if s[:2].lower() == "0x":
+        s = s[2:]
+    try:
+        raw = bytes.fromhex(s)
+    except ValueError:
+        raise ApiError(400, "bad_hex", f"{what} must be hex (with or without 0x)") from None
+    if length is not None and len(raw) != length:
+        raise ApiError(400, "bad_length", f"{what} must be {length} bytes, got {len(raw)}")
+    return raw
+
+
+def hx(b: bytes | memoryview | None) -> str | None:
+    return None if b is None else "0x" + bytes(b).hex()
+
+
+def vm_of(opcode: int) -> str | None:
+    for vm, (lo, hi) in VM_RANGES.items():
+        if lo <= opcode <= hi:
+            return vm
+    return None
+
+
+# -- status and blocks ----------------------------------------------------------------------
+def status_payload() -> dict[str, Any]:
+    h = head()
+    if h is None:
+        raise ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
+    return {
+        "chain_id": chain_id_of(SqlEntries()),
+        "height": h.height,
+        "hash": hx(h.hash),
+        "state_root": hx(h.state_root),
+        "timestamp_ms": h.timestamp_ms,
+        "mempool_size": m.MempoolEntry.objects.count(),
+        "engines": [e.name for e in _registry().engines()],
+    }
+
+
+@api("GET")
+def status(request: HttpRequest) -> dict[str, Any]:
+    return status_payload()
+
+
+def block_json(row: m.Block, with_txs: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = Header.decode(bytes(row.header)).to_json()
+    out["tx_count"] = row.tx_count
+    if with_txs:
+        out["transactions"] = [
+            {"position": t.position, "id": hx(t.envelope_id), "opcode": t.opcode, "vm": vm_of(t.opcode), "success": t.success}
+            for t in row.txs.order_by("position").only("position", "envelope_id", "opcode", "success")
+        ]
+    return out
+
+
+def int_param(request: HttpRequest, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise ApiError(400, "bad_parameter", f"{name} must be an integer") from None
+    if not lo <= v <= hi:
+        raise ApiError(400, "bad_parameter", f"{name} must be between {lo} and {hi}")
+    return v
+
+
+@api("GET")
+def blocks(request: HttpRequest) -> dict[str, Any]:
+    limit = int_param(request, "limit", 20, 1, MAX_LIMIT)
+    before = int_param(request, "before", None, 0, 2**63 - 1)
+    qs = m.Block.objects.order_by("-height")
+    if before is not None:
+        qs = qs.filter(height__lt=before)
+    rows = list(qs[:limit])
+    return {
+        "blocks": [block_json(r) for r in rows],
+        "next_before": rows[-1].height if rows and rows[-1].height > 0 else None,
+    }
+
+
+@api("GET")
+def block(request: HttpRequest, ref: str) -> dict[str, Any]:
+    if ref.isdigit():
+        row = m.Block.objects.filter(height=int(ref)).first() if len(ref) < 20 else None
+    else:
+        row = m.Block.objects.filter(hash=parse_hex(ref, "block hash", 32)).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no block {ref}")
+    return block_json(row, with_txs=True)
+
+
+# -- transactions ---------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    from nvmsite.node import registry
+
+    return registry()
+
+
+def _body_json(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "the request body must be a JSON object")
+    return body
+
+
+@api("POST")
+def submit_tx(request: HttpRequest) -> JsonResponse:
+    body = _body_json(request)
+    text = body.get("envelope")
+    if not isinstance(text, str):
+        raise ApiError(400, "missing_envelope", 'send {"envelope": "<hex>"}')
+    if len(text) > 2 * MAX_ENVELOPE + 2:
+        raise ApiError(400, "too_large", f"an envelope is at most {MAX_ENVELOPE} bytes")
+    envelope = parse_hex(text, "envelope")
+    entries = SqlEntries()
+    tx = _registry().admit(envelope, State(entries), chain_id_of(entries))
+    SqlStore().add_pending(tx)
+    return JsonResponse({"id": hx(tx.envelope_id), "ids": [hx(i) for i in tx.ids], "status": "pending"}, status=202)
+
+
+@api("GET")
+def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
+    key = parse_hex(ref, "transaction id")
+    alias = m.TxAlias.objects.select_related("tx__block").filter(alias=key).first()
+    if alias is None:
+        pending = m.MempoolEntry.objects.filter(envelope_id=key).first()
+        if pending is not None:
+            return {"id": hx(pending.envelope_id), "status": "pending", "opcode": pending.opcode, "vm": vm_of(pending.opcode),
+                    "envelope": hx(pending.envelope)}
+        raise ApiError(404, "not_found", f"no transaction {ref}")
+    t = alias.tx
+    receipt = Receipt.decode(bytes(t.receipt))
+    return {
+        "id": hx(t.envelope_id),
+        "ids": [hx(a.alias) for a in t.aliases.all()],
+        "status": "committed",
+        "block": {"height": t.block.height, "hash": hx(t.block.hash)},
+        "position": t.position,
+        "opcode": t.opcode,
+        "vm": vm_of(t.opcode),
+        "envelope": hx(t.envelope),
+        "receipt": {
+            "success": receipt.success,
+            "fee": str(receipt.fee),
+            "gas_used": receipt.gas_used,
+            "code": receipt.code or None,
+            "message": receipt.message or None,
+            "output": hx(receipt.output),
+            "logs": [hx(x) for x in receipt.logs],
+        },
+        "diff": [{"key": hx(k), "old": hx(o), "new": hx(n)} for k, o, n in decode_diff(bytes(t.diff))],
+    }
+
+
+# -- state ----------------------------------------------------------------------------------
+@api("GET")
+def state_proof(request: HttpRequest) -> dict[str, Any]:
+    raw = request.GET.get("key")
+    if not raw:
+        raise ApiError(400, "missing_key", "pass ?key=<32-byte hex>")
+    key = parse_hex(raw, "key", 32)
+    for _ in range(5):
+        h = head()
+        if h is None:
+            raise ChainError("no genesis block", "no_genesis")
+        tree = StateTree(nodes_on_path(key))
+        value = m.StateEntry.objects.filter(key=key).values_list("value", flat=True).first()
+        # The nodes were read in one statement; if a block landed between the reads, read again.
+        if tree.root == h.state_root and head() == h:
+            value = None if value is None else bytes(value)
+            proof = tree.prove(key)
+            return {
+                "key": hx(key),
+                "value": hx(value),
+                "value_hash": hx(H(value)) if value is not None else None,
+                "included": value is not None,
+                "height": h.height,
+                "block_hash": hx(h.hash),
+                "root": hx(h.state_root),
+                "proof": proof.to_json(),
+                "verified": verify_proof(h.state_root, key, value, proof),
+            }
+    raise ApiError(503, "busy", "the state moved on while the proof was read; try again")
+
+
+@api("GET")
+def schema(request: HttpRequest) -> dict[str, Any]:
+    return openapi()
+
+
+@api("GET", "POST", "PUT", "PATCH", "DELETE")
+def unknown(request: HttpRequest) -> JsonResponse:
+    return error(404, "not_found", f"no API endpoint {request.path}; see /api/v1/schema")
+
+
+def not_found_page(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error(404, "not_found", f"nothing at {request.path}")
+
+
+def server_error_page(request: HttpRequest) -> JsonResponse:
+    return error(500, "internal_error", "the node failed to answer this request; see its log")
