@@ -1,0 +1,62 @@
+"""`nvm devnet` (what `make devnet` runs) on the embedded default: migrates, makes genesis, serves
+the API on the given port with the block producer running, so the height rises."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_devnet_serves_status_with_a_rising_height(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(NVM_HOME=str(tmp_path / "home"), PORT=str(port), NVM_BLOCK_INTERVAL_MS="100")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "nvm", "devnet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1/status"
+        first = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                s = get(base)
+            except OSError:
+                time.sleep(0.2)
+                continue
+            if first is None:
+                first = s["height"]
+            elif s["height"] > first + 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("height did not rise")
+        assert (tmp_path / "home" / "nvm.sqlite3").exists()
+        assert get(f"http://127.0.0.1:{port}/api/v1/blocks/0")["height"] == 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    text = out.decode()
+    assert "Prefunded accounts" in text and f"http://127.0.0.1:{port}/api/v1/status" in text
