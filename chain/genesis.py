@@ -117,9 +117,7 @@ def parse(config: dict[str, object]) -> Genesis:
     if not isinstance(timestamp, int) or timestamp < 0:
         raise GenesisError("timestamp_ms must be a non-negative integer")
     authority = _hex(mint.get("authority", "0x" + ZERO32.hex()), 32, "native_mint.authority")
-    return Genesis(
-        chain_id, timestamp, str(mint.get("symbol", "NVM")), str(mint.get("name", "n-VM")), authority, tuple(accounts)
-    )
+    return Genesis(chain_id, timestamp, str(mint.get("symbol", "NVM")), str(mint.get("name", "n-VM")), authority, tuple(accounts))
 
 
 def load(path: Path) -> Genesis:

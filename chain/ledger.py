@@ -42,7 +42,15 @@ class MintRecord:
     def encode(self) -> bytes:
         sym, name = self.symbol.encode(), self.name.encode()
         return b"".join(
-            (self.supply.to_bytes(8, "big"), bytes((self.decimals,)), self.authority, bytes((len(sym),)), sym, bytes((len(name),)), name)
+            (
+                self.supply.to_bytes(8, "big"),
+                bytes((self.decimals,)),
+                self.authority,
+                bytes((len(sym),)),
+                sym,
+                bytes((len(name),)),
+                name,
+            )
         )
 
     @classmethod

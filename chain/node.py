@@ -97,9 +97,7 @@ class Chain:
         self.tree = StateTree(loaded.nodes)
         self.head = loaded.head
         if self.head is not None and self.tree.root != self.head.state_root:
-            raise CorruptStore(
-                f"stored tree root {self.tree.root.hex()} differs from block {self.head.height}'s state root"
-            )
+            raise CorruptStore(f"stored tree root {self.tree.root.hex()} differs from block {self.head.height}'s state root")
 
     @property
     def chain_id(self) -> int:
@@ -115,7 +113,12 @@ class Chain:
         diff = state.block_diff()
         writes = self.tree.update(diff)
         header = Header(
-            0, GENESIS_PARENT, timestamp_ms, self.tree.root, merkle_root([]), merkle_root([]),
+            0,
+            GENESIS_PARENT,
+            timestamp_ms,
+            self.tree.root,
+            merkle_root([]),
+            merkle_root([]),
             self.validator.verify_key.encode(),
         ).sign(self.validator)
         self._commit(Block(header, [], diff, writes, state.index_records))

@@ -29,7 +29,7 @@ def reverse_index_key(tag: str, address: bytes) -> bytes:
 
 
 class State:
-    __slots__ = ("base", "_overlay", "_undo", "_marks", "_tx_start", "index_records")
+    __slots__ = ("_marks", "_overlay", "_tx_start", "_undo", "base", "index_records")
 
     def __init__(self, base: Mapping[bytes, bytes]) -> None:
         self.base = base
@@ -80,7 +80,7 @@ class State:
         while len(undo) > pos:
             key, prev = undo.pop()
             if key is _INDEX:
-                del self.index_records[prev:]  # type: ignore[misc]
+                del self.index_records[prev:]  # type: ignore[misc,arg-type]
             elif prev is _MISSING:
                 del overlay[key]
             else:

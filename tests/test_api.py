@@ -142,8 +142,13 @@ def test_openapi_schema_lists_every_endpoint(client, chain):
     s = client.get("/api/v1/schema").json()
     assert s["openapi"].startswith("3.1")
     assert set(s["paths"]) == {
-        "/api/v1/status", "/api/v1/blocks", "/api/v1/blocks/{ref}", "/api/v1/tx", "/api/v1/tx/{id}",
-        "/api/v1/state/proof", "/api/v1/schema",
+        "/api/v1/status",
+        "/api/v1/blocks",
+        "/api/v1/blocks/{ref}",
+        "/api/v1/tx",
+        "/api/v1/tx/{id}",
+        "/api/v1/state/proof",
+        "/api/v1/schema",
     }
     # every $ref resolves
     import json

@@ -1,6 +1,7 @@
 """Kill the block producer with SIGKILL in the middle of a run of blocks, restart it, and check
 that nothing committed was lost and no block was half written (DESIGN: one SQL transaction a block)."""
 
+import itertools
 import os
 import random
 import signal
@@ -36,7 +37,10 @@ def database_url() -> str:
 def start_producer(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "nvm", "node", "--on-demand", "--max-txs", "150"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -49,8 +53,13 @@ def test_sigkill_during_blocks_loses_nothing_and_leaves_no_half_block(tmp_path, 
     home = tmp_path / "home"
     home.mkdir()
     (home / "validator.key").write_text(validator.encode().hex())
-    env = {**os.environ, "DATABASE_URL": url, "NVM_HOME": str(home), "NVM_ENGINES": "tests.support.kv_engine",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "NVM_HOME": str(home),
+        "NVM_ENGINES": "tests.support.kv_engine",
+        "PYTHONPATH": str(ROOT),
+    }
 
     settings.NVM_HOME = home
     chain = Chain(SqlStore(), kv_registry(), validator)
@@ -104,9 +113,12 @@ def test_sigkill_during_blocks_loses_nothing_and_leaves_no_half_block(tmp_path, 
     # every block is whole: contiguous heights, parent links, signature, tx root over its stored txs
     headers = [Header.decode(bytes(h)) for h in m.Block.objects.order_by("height").values_list("header", flat=True)]
     assert [h.height for h in headers] == list(range(len(headers)))
-    for parent, child in zip(headers, headers[1:]):
+    for parent, child in itertools.pairwise(headers):
         assert child.parent_hash == parent.hash and child.signature_valid()
-        envs = [bytes(e) for e in m.Transaction.objects.filter(block_id=child.height).order_by("position").values_list("envelope", flat=True)]
+        envs = [
+            bytes(e)
+            for e in m.Transaction.objects.filter(block_id=child.height).order_by("position").values_list("envelope", flat=True)
+        ]
         assert merkle_root(envs) == child.tx_root
         assert m.Block.objects.get(height=child.height).tx_count == len(envs)
 

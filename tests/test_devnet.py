@@ -33,7 +33,11 @@ def test_devnet_serves_status_with_a_rising_height(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
     env.update(NVM_HOME=str(tmp_path / "home"), PORT=str(port), NVM_BLOCK_INTERVAL_MS="100")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "nvm", "devnet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "manage.py", "nvm", "devnet"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:

@@ -20,7 +20,7 @@ def refused(reg: Registry, env: bytes) -> AdmissionError:
 
 def test_reserved_vm_ranges_without_an_engine_say_so():
     reg = kv_registry()
-    for vm, (lo, hi) in VM_RANGES.items():
+    for lo, hi in VM_RANGES.values():
         for op in (lo, hi):
             err = refused(reg, bytes([op]) + b"x")
             assert err.code == "engine_not_installed"

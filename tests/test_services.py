@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def settings_under(env: dict[str, str], expr: str) -> str:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    code = f"import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','nvmsite.settings'); django.setup(); from django.conf import settings as s; print({expr})"
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'nvmsite.settings'); django.setup(); "
+        f"from django.conf import settings as s; print({expr})"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -24,8 +27,12 @@ def test_embedded_default_is_sqlite_and_in_memory(tmp_path):
 
 
 def test_environment_selects_postgresql_redis_and_celery(tmp_path):
-    env = {"NVM_HOME": str(tmp_path), "DATABASE_URL": "postgres://root@127.0.0.1:5432/test",
-           "REDIS_URL": "redis://127.0.0.1:6379/0", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1"}
+    env = {
+        "NVM_HOME": str(tmp_path),
+        "DATABASE_URL": "postgres://root@127.0.0.1:5432/test",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+    }
     assert settings_under(env, "s.DATABASES['default']['ENGINE']") == "django.db.backends.postgresql"
     assert "RedisChannelLayer" in settings_under(env, "s.CHANNEL_LAYERS['default']['BACKEND']")
     assert settings_under(env, "s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER") == "redis://127.0.0.1:6379/1 False"

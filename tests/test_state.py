@@ -82,7 +82,9 @@ def test_reverse_index_binding_is_undone_with_its_snapshot():
     assert s.get(reverse_index_key("evm", b"\x02" * 20)) is None
 
 
-op = st.tuples(st.sampled_from(["set", "delete", "snap", "revert", "commit"]), st.integers(0, 7), st.binary(min_size=1, max_size=4))
+op = st.tuples(
+    st.sampled_from(["set", "delete", "snap", "revert", "commit"]), st.integers(0, 7), st.binary(min_size=1, max_size=4)
+)
 txs = st.lists(st.lists(op, max_size=12), max_size=12)  # snapshots open and close within a transaction
 
 

@@ -82,13 +82,23 @@ class SqlStore:
         h = block.header
         with transaction.atomic():
             brow = m.Block.objects.create(
-                height=h.height, hash=h.hash, header=h.encode(), timestamp_ms=h.timestamp_ms,
-                state_root=h.state_root, tx_count=len(block.txs),
+                height=h.height,
+                hash=h.hash,
+                header=h.encode(),
+                timestamp_ms=h.timestamp_ms,
+                state_root=h.state_root,
+                tx_count=len(block.txs),
             )
             txs = [
                 m.Transaction(
-                    block=brow, position=i, envelope_id=e.tx.envelope_id, opcode=e.tx.envelope[0] if e.tx.envelope else 0,
-                    envelope=e.tx.envelope, success=e.receipt.success, receipt=e.receipt.encode(), diff=encode_diff(e.diff),
+                    block=brow,
+                    position=i,
+                    envelope_id=e.tx.envelope_id,
+                    opcode=e.tx.envelope[0] if e.tx.envelope else 0,
+                    envelope=e.tx.envelope,
+                    success=e.receipt.success,
+                    receipt=e.receipt.encode(),
+                    diff=encode_diff(e.diff),
                 )
                 for i, e in enumerate(block.txs)
             ]
@@ -103,14 +113,19 @@ class SqlStore:
             if block.index_records:
                 m.AddressIndex.objects.bulk_create(
                     [m.AddressIndex(tag=t, address=a, id_com=i, height=h.height) for t, a, i in block.index_records],
-                    batch_size=BATCH, update_conflicts=True, unique_fields=["tag", "address"], update_fields=["id_com", "height"],
+                    batch_size=BATCH,
+                    update_conflicts=True,
+                    unique_fields=["tag", "address"],
+                    update_fields=["id_com", "height"],
                 )
             if block.mempool_seqs:
                 for i in range(0, len(block.mempool_seqs), BATCH):
                     m.MempoolEntry.objects.filter(seq__in=block.mempool_seqs[i : i + BATCH]).delete()
 
 
-def _write(model: type, key_field: str, value_field: str, changes: Mapping[object, bytes | None]) -> None:
+def _write(
+    model: type, key_field: str, value_field: str, changes: Mapping[bytes, bytes | None] | Mapping[str, bytes | None]
+) -> None:
     gone = [k for k, v in changes.items() if v is None]
     for i in range(0, len(gone), BATCH):
         model.objects.filter(**{f"{key_field}__in": gone[i : i + BATCH]}).delete()  # type: ignore[attr-defined]

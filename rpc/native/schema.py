@@ -49,8 +49,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "Header": {
         "type": "object",
-        "required": ["height", "hash", "parent_hash", "timestamp_ms", "state_root", "tx_root", "receipts_root",
-                     "proposer", "signature", "tx_count"],
+        "required": [
+            "height",
+            "hash",
+            "parent_hash",
+            "timestamp_ms",
+            "state_root",
+            "tx_root",
+            "receipts_root",
+            "proposer",
+            "signature",
+            "tx_count",
+        ],
         "properties": {
             "height": {"type": "integer"},
             "hash": HEX32,
@@ -157,7 +167,9 @@ def openapi() -> dict[str, Any]:
             "description": "Blocks, transactions by any id, state proofs. Errors are {error: {code, message}}.",
         },
         "paths": {
-            "/api/v1/status": {"get": {"summary": "chain head and mempool size", "responses": {"200": _json(_ref("Status"), "status")}}},
+            "/api/v1/status": {
+                "get": {"summary": "chain head and mempool size", "responses": {"200": _json(_ref("Status"), "status")}}
+            },
             "/api/v1/blocks": {
                 "get": {
                     "summary": "newest blocks first",
@@ -180,7 +192,11 @@ def openapi() -> dict[str, Any]:
                     "summary": "submit an envelope (opcode byte + body, hex)",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"type": "object", "required": ["envelope"], "properties": {"envelope": HEX}}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "required": ["envelope"], "properties": {"envelope": HEX}}
+                            }
+                        },
                     },
                     "responses": {"202": _json(_ref("Submitted"), "admitted to the mempool"), **ERRORS},
                 }

@@ -205,8 +205,13 @@ def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
     if alias is None:
         pending = m.MempoolEntry.objects.filter(envelope_id=key).first()
         if pending is not None:
-            return {"id": hx(pending.envelope_id), "status": "pending", "opcode": pending.opcode, "vm": vm_of(pending.opcode),
-                    "envelope": hx(pending.envelope)}
+            return {
+                "id": hx(pending.envelope_id),
+                "status": "pending",
+                "opcode": pending.opcode,
+                "vm": vm_of(pending.opcode),
+                "envelope": hx(pending.envelope),
+            }
         raise ApiError(404, "not_found", f"no transaction {ref}")
     t = alias.tx
     receipt = Receipt.decode(bytes(t.receipt))
