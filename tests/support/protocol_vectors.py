@@ -1,0 +1,61 @@
+"""Computes the known answers recorded in docs/PROTOCOL.md and tests/data/protocol_vectors.json.
+
+Run `python -m tests.support.protocol_vectors` to print them; tests/test_protocol.py checks that the
+code still produces every recorded value and that the document shows each of them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from chain.blocks import Header
+from chain.dispatcher import Receipt
+from chain.genesis import CHAIN_ID_KEY, load
+from chain.hashing import merkle_root
+from chain.ledger import NATIVE_MINT, MintRecord, balance_slot, mint_slot
+from chain.node import encode_diff
+from chain.state import State
+from chain.tree import build_root
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compute() -> dict[str, str]:
+    key = SigningKey(bytes(range(32)))
+    header = Header(
+        1,
+        b"\x11" * 32,
+        1767225600400,
+        b"\x22" * 32,
+        merkle_root([b"\x50" + b"\x01" * 32 + b"v"]),
+        merkle_root([]),
+        key.verify_key.encode(),
+    ).sign(key)
+    receipt = Receipt(False, 1, 0, "kv_failed", "asked to fail", b"", [])
+    diff = encode_diff([(b"\x01" * 32, None, b"\xab"), (b"\x02" * 32, b"\xcd", None)])
+    gen = load(ROOT / "chain" / "genesis.json")
+    state = State({})
+    gen.populate(state)
+    entries = {k: v for k, v in state.block_diff().items() if v is not None}
+    return {
+        "validator_seed": bytes(range(32)).hex(),
+        "header_unsigned": header.unsigned().hex(),
+        "header_signature": header.signature.hex(),
+        "header_hash": header.hash.hex(),
+        "receipt": receipt.encode().hex(),
+        "diff": diff.hex(),
+        "chain_id_key": CHAIN_ID_KEY.hex(),
+        "native_mint": NATIVE_MINT.hex(),
+        "native_mint_slot": mint_slot(NATIVE_MINT).hex(),
+        "native_mint_record": entries[mint_slot(NATIVE_MINT)].hex(),
+        "genesis_balance_slot_0": balance_slot(NATIVE_MINT, gen.accounts[0].id_com).hex(),
+        "genesis_root": build_root(entries).hex(),
+        "mint_record_example": MintRecord(1005, 9, bytes(32), "NVM", "n-VM").encode().hex(),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(compute(), indent=2))
