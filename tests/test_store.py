@@ -1,7 +1,7 @@
 """The SQL store on the real database (PostgreSQL under `make test`): round trips, atomic blocks, mempool."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from chain.genesis import parse
 from chain.node import Chain
@@ -60,20 +60,38 @@ def test_the_reverse_index_is_mirrored_in_sql(validator):
     assert bytes(row.address).hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266" and row.height == 0
 
 
-def test_a_failed_block_commit_writes_nothing(validator, monkeypatch):
+def _fail_mempool_deletes(on: bool) -> None:
+    """A database-level failure at the last write of a block: a trigger that aborts deleting mempool rows."""
+    with connection.cursor() as c:
+        if connection.vendor == "postgresql":
+            if on:
+                c.execute(
+                    "CREATE FUNCTION nvm_test_fail() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+                )
+                c.execute("CREATE TRIGGER nvm_test_fail BEFORE DELETE ON nvm_mempool FOR EACH ROW EXECUTE FUNCTION nvm_test_fail()")
+            else:
+                c.execute("DROP TRIGGER nvm_test_fail ON nvm_mempool")
+                c.execute("DROP FUNCTION nvm_test_fail()")
+        elif on:
+            c.execute("CREATE TRIGGER nvm_test_fail BEFORE DELETE ON nvm_mempool BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        else:
+            c.execute("DROP TRIGGER nvm_test_fail")
+
+
+def test_a_failed_block_commit_writes_nothing(validator):
     chain = sql_chain(validator)
     chain.admit(envelope(SET, b"\x01" * 32, b"x"))
-    before = {t: t.objects.count() for t in (m.Block, m.Transaction, m.TxAlias, m.StateEntry, m.TreeNode, m.MempoolEntry)}
+    tables = (m.Block, m.Transaction, m.TxAlias, m.StateEntry, m.TreeNode, m.MempoolEntry, m.AddressIndex)
+    before = {t: t.objects.count() for t in tables}
     state_before = {bytes(k): bytes(v) for k, v in m.StateEntry.objects.values_list("key", "value")}
-
-    def boom(*a, **k):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(m.MempoolEntry.objects, "filter", boom)  # the last write of a block
-    with pytest.raises(RuntimeError):
-        chain.produce(10)
-    monkeypatch.undo()
-    assert {t: t.objects.count() for t in before} == before
+    _fail_mempool_deletes(True)
+    try:
+        with pytest.raises(DatabaseError, match="disk full"):
+            chain.produce(10)
+    finally:
+        _fail_mempool_deletes(False)
+    assert {t: t.objects.count() for t in tables} == before
     assert {bytes(k): bytes(v) for k, v in m.StateEntry.objects.values_list("key", "value")} == state_before
     # a node reopened after the failure produces the block again from the kept mempool entry
     again = sql_chain(validator)

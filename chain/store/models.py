@@ -16,10 +16,9 @@ class Block(models.Model):
 
 
 class Transaction(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    envelope_id = models.BinaryField(primary_key=True)  # H(envelope)
     block = models.ForeignKey(Block, on_delete=models.CASCADE, db_column="height", related_name="txs")
     position = models.IntegerField()
-    envelope_id = models.BinaryField(unique=True)
     opcode = models.SmallIntegerField()
     envelope = models.BinaryField()
     success = models.BooleanField()
@@ -32,10 +31,11 @@ class Transaction(models.Model):
 
 
 class TxAlias(models.Model):
-    """Every id a transaction is known by (envelope id, and its chain's native ids) -> the transaction."""
+    """The native ids a transaction is known by besides its envelope id (Ethereum tx hash, Solana
+    signature, Bitcoin txid and wtxid, Tron txid) -> the transaction."""
 
     alias = models.BinaryField(primary_key=True)
-    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="aliases")
+    tx = models.ForeignKey(Transaction, on_delete=models.CASCADE, db_column="envelope_id", related_name="aliases")
 
     class Meta:
         db_table = "nvm_tx_alias"

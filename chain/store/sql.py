@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from chain.blocks import Header
 from chain.dispatcher import Tx
@@ -79,53 +80,108 @@ class SqlStore:
             raise AdmissionError("this transaction is already in the mempool", "already_known") from None
 
     def commit_block(self, block: Block) -> None:
+        """Write the whole block in one database transaction (COPY on PostgreSQL, bulk ORM elsewhere)."""
         h = block.header
-        with transaction.atomic():
-            brow = m.Block.objects.create(
-                height=h.height,
-                hash=h.hash,
-                header=h.encode(),
-                timestamp_ms=h.timestamp_ms,
-                state_root=h.state_root,
-                tx_count=len(block.txs),
+        block_row = (h.height, h.hash, h.encode(), h.timestamp_ms, h.state_root, len(block.txs))
+        tx_rows = [
+            (
+                e.tx.envelope_id,
+                h.height,
+                i,
+                e.tx.envelope[0] if e.tx.envelope else 0,
+                e.tx.envelope,
+                e.receipt.success,
+                e.receipt.encode(),
+                encode_diff(e.diff),
             )
-            txs = [
-                m.Transaction(
-                    block=brow,
-                    position=i,
-                    envelope_id=e.tx.envelope_id,
-                    opcode=e.tx.envelope[0] if e.tx.envelope else 0,
-                    envelope=e.tx.envelope,
-                    success=e.receipt.success,
-                    receipt=e.receipt.encode(),
-                    diff=encode_diff(e.diff),
-                )
-                for i, e in enumerate(block.txs)
-            ]
-            created = m.Transaction.objects.bulk_create(txs, batch_size=BATCH)
-            aliases = []
-            for row, e in zip(created, block.txs, strict=True):
-                aliases.append(m.TxAlias(alias=row.envelope_id, tx_id=row.id))
-                aliases += [m.TxAlias(alias=a, tx_id=row.id) for a in e.tx.ids if a != row.envelope_id]
-            m.TxAlias.objects.bulk_create(aliases, batch_size=BATCH)
-            _write(m.StateEntry, "key", "value", block.state_diff)
-            _write(m.TreeNode, "path", "blob", block.node_writes)
-            if block.index_records:
-                m.AddressIndex.objects.bulk_create(
-                    [m.AddressIndex(tag=t, address=a, id_com=i, height=h.height) for t, a, i in block.index_records],
-                    batch_size=BATCH,
-                    update_conflicts=True,
-                    unique_fields=["tag", "address"],
-                    update_fields=["id_com", "height"],
-                )
-            if block.mempool_seqs:
-                for i in range(0, len(block.mempool_seqs), BATCH):
-                    m.MempoolEntry.objects.filter(seq__in=block.mempool_seqs[i : i + BATCH]).delete()
+            for i, e in enumerate(block.txs)
+        ]
+        alias_rows = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
+        index_rows = [(t, a, i, h.height) for t, a, i in block.index_records]
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                _commit_pg(block_row, tx_rows, alias_rows, index_rows, block)
+            else:
+                _commit_orm(block_row, tx_rows, alias_rows, index_rows, block)
 
 
-def _write(
-    model: type, key_field: str, value_field: str, changes: Mapping[bytes, bytes | None] | Mapping[str, bytes | None]
-) -> None:
+def _commit_pg(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], index_rows: list[tuple], block: Block) -> None:
+    # Django's cursor wraps a psycopg 3 cursor, whose binary COPY moves rows without per-row SQL.
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
+        cur = wrapper.cursor
+        _copy(
+            cur,
+            "nvm_block (height, hash, header, timestamp_ms, state_root, tx_count)",
+            ["int8", "bytea", "bytea", "int8", "bytea", "int4"],
+            [block_row],
+        )
+        _copy(
+            cur,
+            "nvm_tx (envelope_id, height, position, opcode, envelope, success, receipt, diff)",
+            ["bytea", "int8", "int4", "int2", "bytea", "bool", "bytea", "bytea"],
+            tx_rows,
+        )
+        _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
+        _upsert_pg(cur, "nvm_state", "key", "value", "bytea", block.state_diff)
+        _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", block.node_writes)
+        if index_rows:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS nvm_tmp_index (tag text, address bytea, id_com bytea, height int8) ON COMMIT DROP"
+            )
+            _copy(cur, "nvm_tmp_index (tag, address, id_com, height)", ["text", "bytea", "bytea", "int8"], index_rows)
+            cur.execute(
+                "INSERT INTO nvm_address_index (tag, address, id_com, height) SELECT tag, address, id_com, height FROM nvm_tmp_index "
+                "ON CONFLICT (tag, address) DO UPDATE SET id_com = EXCLUDED.id_com, height = EXCLUDED.height"
+            )
+        if block.mempool_seqs:
+            cur.execute("DELETE FROM nvm_mempool WHERE seq = ANY(%s)", [block.mempool_seqs])
+
+
+def _copy(cur: Any, target: str, types: list[str], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as cp:
+        cp.set_types(types)
+        for row in rows:
+            cp.write_row(row)
+
+
+def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, changes: Mapping[Any, bytes | None]) -> None:
+    gone = [k for k, v in changes.items() if v is None]
+    if gone:
+        cur.execute(f"DELETE FROM {table} WHERE {key} = ANY(%s)", [gone])
+    rows = [(k, v) for k, v in changes.items() if v is not None]
+    if rows:
+        tmp = f"nvm_tmp_{table}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ({key} {key_type}, {value} bytea) ON COMMIT DROP")
+        _copy(cur, f"{tmp} ({key}, {value})", [key_type, "bytea"], rows)
+        cur.execute(
+            f"INSERT INTO {table} ({key}, {value}) SELECT {key}, {value} FROM {tmp} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {value} = EXCLUDED.{value}"
+        )
+
+
+def _commit_orm(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], index_rows: list[tuple], block: Block) -> None:
+    height, hash_, header, ts, root, count = block_row
+    m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
+    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "success", "receipt", "diff")
+    m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
+    m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
+    _write(m.StateEntry, "key", "value", block.state_diff)
+    _write(m.TreeNode, "path", "blob", block.node_writes)
+    if index_rows:
+        m.AddressIndex.objects.bulk_create(
+            [m.AddressIndex(tag=t, address=a, id_com=i, height=h) for t, a, i, h in index_rows],
+            batch_size=BATCH,
+            update_conflicts=True,
+            unique_fields=["tag", "address"],
+            update_fields=["id_com", "height"],
+        )
+    for i in range(0, len(block.mempool_seqs), BATCH):
+        m.MempoolEntry.objects.filter(seq__in=block.mempool_seqs[i : i + BATCH]).delete()
+
+
+def _write(model: type, key_field: str, value_field: str, changes: Mapping[Any, bytes | None]) -> None:
     gone = [k for k, v in changes.items() if v is None]
     for i in range(0, len(gone), BATCH):
         model.objects.filter(**{f"{key_field}__in": gone[i : i + BATCH]}).delete()  # type: ignore[attr-defined]

@@ -201,8 +201,11 @@ def submit_tx(request: HttpRequest) -> JsonResponse:
 @api("GET")
 def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
     key = parse_hex(ref, "transaction id")
-    alias = m.TxAlias.objects.select_related("tx__block").filter(alias=key).first()
-    if alias is None:
+    t = m.Transaction.objects.select_related("block").filter(envelope_id=key).first()
+    if t is None:
+        alias = m.TxAlias.objects.select_related("tx__block").filter(alias=key).first()
+        t = alias.tx if alias is not None else None
+    if t is None:
         pending = m.MempoolEntry.objects.filter(envelope_id=key).first()
         if pending is not None:
             return {
@@ -213,11 +216,10 @@ def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
                 "envelope": hx(pending.envelope),
             }
         raise ApiError(404, "not_found", f"no transaction {ref}")
-    t = alias.tx
     receipt = Receipt.decode(bytes(t.receipt))
     return {
         "id": hx(t.envelope_id),
-        "ids": [hx(a.alias) for a in t.aliases.all()],
+        "ids": [hx(t.envelope_id)] + [hx(a.alias) for a in t.aliases.all()],
         "status": "committed",
         "block": {"height": t.block.height, "hash": hx(t.block.hash)},
         "position": t.position,
