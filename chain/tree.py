@@ -107,18 +107,21 @@ class _Batch:
     def __init__(self, nodes: MutableMapping[str, bytes], changes: Mapping[bytes, bytes | None]):
         self.nodes = nodes
         self.writes: dict[str, bytes | None] = {}
-        self.keys: list[str] = []  # sorted hex keys
-        self.leaves: list[bytes | None] = []  # each key's new leaf blob, None to delete
-        for key, value in sorted(changes.items()):
+        rows: list[tuple[str, bytes | None]] = []
+        for key, value in changes.items():
             if not isinstance(key, bytes) or len(key) != KEY_SIZE:
                 raise ValueError(f"state tree key must be {KEY_SIZE} bytes, got {key!r}")
-            self.keys.append(key.hex())
             if value is None:
-                self.leaves.append(None)
+                rows.append((key.hex(), None))
             elif isinstance(value, bytes) and value:
-                self.leaves.append(leaf_blob(key, sha256(value).digest()))
+                rows.append((key.hex(), leaf_blob(key, sha256(value).digest())))
             else:
                 raise ValueError(f"state tree value for {key.hex()} must be non-empty bytes or None")
+        # Hex order is byte order; sorting the fresh hex strings rather than the
+        # caller's keys keeps the comparisons in cache.
+        rows.sort()
+        self.keys = [key for key, _ in rows]  # sorted hex keys
+        self.leaves = [leaf for _, leaf in rows]  # each key's new leaf blob, None to delete
 
     def stored(self, path: str) -> bytes:
         blob = self.nodes.get(path)
@@ -145,6 +148,22 @@ class _Batch:
 
     def update_internal(self, path: str, lo: int, hi: int, old: bytes) -> bytes | None:
         """Update a stored internal node: recurse only into the changed slots."""
+        if hi - lo == 1:
+            digit = self.keys[lo][len(path)]
+            offset = 1 + HASH_SIZE * NIBBLE[digit]
+            end = offset + HASH_SIZE
+            child_old = None
+            if old[offset:end] != EMPTY_HASH:
+                child_old = self.stored(path + digit)
+            child_new = self.update_node(path + digit, lo, hi, child_old)
+            if child_new is child_old or child_new == child_old:
+                return old
+            if child_new is not None and child_old is not None and (child_new[0] != LEAF or child_old[0] == LEAF):
+                if child_new[0] == LEAF:
+                    self.writes[path + digit] = child_new
+                blob = old[:offset] + sha256(child_new).digest() + old[end:]
+                self.writes[path] = blob
+                return blob
         node = bytearray(old)
         # (slot, new child, old child) for every child that changed.
         changed: list[tuple[int, bytes | None, bytes | None]] = []
@@ -163,7 +182,7 @@ class _Batch:
             if node[offset : offset + HASH_SIZE] != EMPTY_HASH:
                 child_old = self.stored(path + digit)
             child_new = self.update_node(path + digit, start, end, child_old)
-            if child_new is child_old:
+            if child_new is child_old or child_new == child_old:
                 continue
             changed.append((slot, child_new, child_old))
             if child_new is None:
@@ -173,6 +192,8 @@ class _Batch:
                 node[offset : offset + HASH_SIZE] = sha256(child_new).digest()
                 if child_new[0] == LEAF and child_old is not None and child_old[0] != LEAF:
                     thinned = True
+        if not changed:
+            return old
         if thinned:
             slots = _nonempty_slots(node)
             if not slots:
@@ -185,8 +206,6 @@ class _Batch:
                     return lone
         self.settle(path, changed)
         blob = bytes(node)
-        if blob == old:
-            return old
         self.writes[path] = blob
         return blob
 

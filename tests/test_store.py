@@ -69,7 +69,9 @@ def _fail_mempool_deletes(on: bool) -> None:
                     "CREATE FUNCTION nvm_test_fail() RETURNS trigger LANGUAGE plpgsql AS "
                     "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
                 )
-                c.execute("CREATE TRIGGER nvm_test_fail BEFORE DELETE ON nvm_mempool FOR EACH ROW EXECUTE FUNCTION nvm_test_fail()")
+                c.execute(
+                    "CREATE TRIGGER nvm_test_fail BEFORE DELETE ON nvm_mempool FOR EACH ROW EXECUTE FUNCTION nvm_test_fail()"
+                )
             else:
                 c.execute("DROP TRIGGER nvm_test_fail ON nvm_mempool")
                 c.execute("DROP FUNCTION nvm_test_fail()")

@@ -126,11 +126,13 @@ def _commit_pg(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], 
         _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", block.node_writes)
         if index_rows:
             cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS nvm_tmp_index (tag text, address bytea, id_com bytea, height int8) ON COMMIT DROP"
+                "CREATE TEMP TABLE IF NOT EXISTS nvm_tmp_index "
+                "(tag text, address bytea, id_com bytea, height int8) ON COMMIT DROP"
             )
             _copy(cur, "nvm_tmp_index (tag, address, id_com, height)", ["text", "bytea", "bytea", "int8"], index_rows)
             cur.execute(
-                "INSERT INTO nvm_address_index (tag, address, id_com, height) SELECT tag, address, id_com, height FROM nvm_tmp_index "
+                "INSERT INTO nvm_address_index (tag, address, id_com, height) "
+                "SELECT tag, address, id_com, height FROM nvm_tmp_index "
                 "ON CONFLICT (tag, address) DO UPDATE SET id_com = EXCLUDED.id_com, height = EXCLUDED.height"
             )
         if block.mempool_seqs:
