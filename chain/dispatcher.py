@@ -41,6 +41,7 @@ class Tx:
     ids: tuple[bytes, ...] = ()
     sender: bytes | None = None
     body: object = None
+    context: bytes | None = None  # the optional 16-byte context tag (SPEC §2 context shards)
 
     @property
     def envelope_id(self) -> bytes:

@@ -15,7 +15,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .accounts import bind_identity, resolve
 from .hashing import U64_MAX, ZERO32, H
+from .identity import legacy_id_com
 from .ledger import NATIVE_DECIMALS, NATIVE_MINT, MintRecord, credit, put_mint
 from .state import State
 
@@ -25,11 +27,6 @@ LEGACY_ADDRESS_LEN = {"evm": 20}  # raw-chain wallets genesis can fund so far
 
 class GenesisError(ValueError):
     pass
-
-
-def legacy_id_com(chain: str, native_bytes: bytes) -> bytes:
-    """SPEC §2: the identity of a raw-chain wallet."""
-    return H(b"nvm/legacy/" + chain.encode() + b"/" + native_bytes)
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,9 @@ class Genesis:
             credit(state, NATIVE_MINT, acct.id_com, acct.balance)
             supply += acct.balance
             if acct.legacy is not None and acct.address is not None:
-                state.bind_address(acct.legacy, acct.address, acct.id_com)
+                resolve(state, acct.legacy, acct.address)
+            else:
+                bind_identity(state, acct.id_com)
         if supply > U64_MAX:
             raise GenesisError("the alloc's total exceeds the u64 supply limit")
         put_mint(state, NATIVE_MINT, MintRecord(supply, NATIVE_DECIMALS, self.authority, self.symbol, self.name))

@@ -107,3 +107,82 @@ def mint_to(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
         raise ExecutionError("supply would exceed the u64 maximum", "overflow")
     credit(state, mint, id_com, amount)
     put_mint(state, mint, MintRecord(supply, record.decimals, record.authority, record.symbol, record.name))
+
+
+def transfer(state: State, mint: bytes, source: bytes, dest: bytes, amount: int) -> None:
+    """Move `amount` base units between two balance slots of one mint: the only two keys written."""
+    if amount < 0:
+        raise ExecutionError("amount must not be negative", "bad_amount")
+    if source == dest:
+        if balance(state, mint, source) < amount:
+            raise ExecutionError(f"insufficient funds: need {amount} base units", "insufficient_funds")
+        return
+    debit(state, mint, source, amount)
+    credit(state, mint, dest, amount)
+
+
+def burn(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
+    record = get_mint(state, mint)
+    if record is None:
+        raise ExecutionError("no such mint", "unknown_mint")
+    debit(state, mint, id_com, amount)
+    put_mint(state, mint, MintRecord(record.supply - amount, record.decimals, record.authority, record.symbol, record.name))
+
+
+def allowance(state: State, mint: bytes, owner: bytes, spender: bytes) -> int:
+    raw = state.get(allowance_slot(mint, owner, spender))
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+def approve(state: State, mint: bytes, owner: bytes, spender: bytes, amount: int) -> None:
+    if not 0 <= amount <= U64_MAX:
+        raise ExecutionError("allowance must fit in a u64", "overflow")
+    slot = allowance_slot(mint, owner, spender)
+    if amount:
+        state.set(slot, amount.to_bytes(8, "big"))
+    else:
+        state.delete(slot)
+
+
+def spend_allowance(state: State, mint: bytes, owner: bytes, spender: bytes, amount: int) -> None:
+    have = allowance(state, mint, owner, spender)
+    if amount > have:
+        raise ExecutionError(f"allowance too small: {have} approved, {amount} asked", "insufficient_allowance")
+    approve(state, mint, owner, spender, have - amount)
+
+
+# -- unit views (SPEC §3) --------------------------------------------------------------------
+WEI_PER_BASE = 10**9  # EVM: 18 decimals over the native 9
+BASE_PER_SUN = 1_000  # TVM: 6 decimals
+BASE_PER_SAT = 10  # BVM: 8 decimals
+DUST_LIMIT = WEI_PER_BASE  # dust is always < 1 base unit
+
+
+def dust_slot(id_com: bytes) -> bytes:
+    """Sub-base-unit wei of an identity's native balance (SPEC §3), u32."""
+    return H(b"nvm/dust" + id_com)
+
+
+def wei_balance(state: State, id_com: bytes) -> int:
+    raw = state.get(dust_slot(id_com))
+    return balance(state, NATIVE_MINT, id_com) * WEI_PER_BASE + (0 if raw is None else int.from_bytes(raw, "big"))
+
+
+def set_wei_balance(state: State, id_com: bytes, wei: int) -> None:
+    """Set a native balance given in wei, keeping the sub-gwei remainder in the dust slot; nothing is rounded."""
+    base, dust = divmod(wei, WEI_PER_BASE)
+    if wei < 0 or base > U64_MAX:
+        raise ExecutionError("balance out of the u64 range of base units", "overflow")
+    _set_balance(state, NATIVE_MINT, id_com, base)
+    if dust:
+        state.set(dust_slot(id_com), dust.to_bytes(4, "big"))
+    else:
+        state.delete(dust_slot(id_com))
+
+
+def sun_balance(state: State, id_com: bytes) -> int:
+    return balance(state, NATIVE_MINT, id_com) // BASE_PER_SUN
+
+
+def sat_balance(state: State, id_com: bytes) -> int:
+    return balance(state, NATIVE_MINT, id_com) // BASE_PER_SAT

@@ -19,7 +19,8 @@ of updates.
 Nodes are stored as packed blobs in a flat mapping keyed by nibble path
 (``''`` is the root, ``'a3'`` is child 3 of child 10 of the root). Blobs
 rather than node objects keep a million-key tree cheap to update and
-invisible to the garbage collector (docs: shared/notes/state-tree-cost.md).
+invisible to the garbage collector; an update sorts the block's keys once
+and walks only their paths, grouping keys by index ranges (bench/state_root.py).
 """
 
 from bisect import bisect_left
@@ -35,10 +36,10 @@ RADIX = 16
 
 LEAF_TAG = b"\x00"
 INTERNAL_TAG = b"\x01"
+LEAF = LEAF_TAG[0]  # blob[0] of a leaf, for the hot paths
 LEAF_SIZE = 1 + KEY_SIZE + HASH_SIZE
-KEY_END = 1 + KEY_SIZE  # a leaf blob holds its key at [1:KEY_END], its value hash after
-LEAF = 0  # first byte of a leaf blob
 INTERNAL_SIZE = 1 + RADIX * HASH_SIZE
+KEY_END = 1 + KEY_SIZE  # a leaf blob holds its key at [1:KEY_END], its value hash after
 
 EMPTY_HASH = bytes(HASH_SIZE)
 EMPTY_ROOT = EMPTY_HASH
@@ -68,11 +69,8 @@ def child_hash(blob: bytes, slot: int) -> bytes:
 
 
 def _nonempty_slots(blob: bytes | bytearray) -> list[int]:
-    return [
-        slot
-        for slot in range(RADIX)
-        if blob[1 + HASH_SIZE * slot : 1 + HASH_SIZE * (slot + 1)] != EMPTY_HASH
-    ]
+    """The child slots of an internal blob that hold a node."""
+    return [slot for slot in range(RADIX) if blob[1 + HASH_SIZE * slot : 1 + HASH_SIZE * (slot + 1)] != EMPTY_HASH]
 
 
 def _groups(keys: list[str], path: str, lo: int, hi: int) -> Iterator[tuple[str, int, int]]:
@@ -148,22 +146,6 @@ class _Batch:
 
     def update_internal(self, path: str, lo: int, hi: int, old: bytes) -> bytes | None:
         """Update a stored internal node: recurse only into the changed slots."""
-        if hi - lo == 1:
-            digit = self.keys[lo][len(path)]
-            offset = 1 + HASH_SIZE * NIBBLE[digit]
-            end = offset + HASH_SIZE
-            child_old = None
-            if old[offset:end] != EMPTY_HASH:
-                child_old = self.stored(path + digit)
-            child_new = self.update_node(path + digit, lo, hi, child_old)
-            if child_new is child_old or child_new == child_old:
-                return old
-            if child_new is not None and child_old is not None and (child_new[0] != LEAF or child_old[0] == LEAF):
-                if child_new[0] == LEAF:
-                    self.writes[path + digit] = child_new
-                blob = old[:offset] + sha256(child_new).digest() + old[end:]
-                self.writes[path] = blob
-                return blob
         node = bytearray(old)
         # (slot, new child, old child) for every child that changed.
         changed: list[tuple[int, bytes | None, bytes | None]] = []
@@ -251,14 +233,15 @@ class _Batch:
             byte = carry[1 + len(path) // 2]
             carry_digit = HEX_DIGITS[byte & 0xF if len(path) % 2 else byte >> 4]
         children: list[tuple[str, bytes]] = []
+        carried = False
         for digit, start, end in _groups(self.keys, path, lo, hi):
             child_carry = None
             if digit == carry_digit:
-                child_carry, carry = carry, None
+                child_carry, carried = carry, True
             child = self.build(path + digit, start, end, child_carry)
             if child is not None:
                 children.append((digit, child))
-        if carry is not None:
+        if carry is not None and not carried:
             children.append((carry_digit, carry))
         if not children:
             return None
@@ -292,9 +275,7 @@ class Proof:
         "leaf": {"key": hex, "value_hash": hex} | null}``; hex is lowercase.
         """
         return {
-            "siblings": [
-                {"bitmap": bitmap, "hashes": [h.hex() for h in hashes]} for bitmap, hashes in self.siblings
-            ],
+            "siblings": [{"bitmap": bitmap, "hashes": [h.hex() for h in hashes]} for bitmap, hashes in self.siblings],
             "leaf": None if self.leaf is None else {"key": self.leaf[0].hex(), "value_hash": self.leaf[1].hex()},
         }
 
@@ -363,14 +344,16 @@ class StateTree:
         is a no-op), walking only the paths of the changed keys. Returns the
         node writes made — path -> new blob, or None where a node was removed —
         which the caller persists. Invalid input raises ValueError before any
-        node is touched.
+        node is touched; a store missing a node its parent references raises
+        KeyError.
         """
         batch = _Batch(self.nodes, changes)
         if not batch.keys:
             return {}
         old = self.nodes.get("")
         new = batch.update_node("", 0, len(batch.keys), old)
-        if new is not old and (new is None or is_leaf(new)):
+        # An internal root recorded itself; a leaf or empty root is ours to place.
+        if new != old and (new is None or is_leaf(new)):
             batch.writes[""] = new
         for path, blob in batch.writes.items():
             if blob is None:
@@ -500,6 +483,8 @@ def build_root(entries: Mapping[bytes, bytes]) -> bytes:
     logic) — for tests and for recomputing a root from a full state.
     """
     ordered = sorted(entries.items())
+    if any(len(key) != KEY_SIZE for key, _ in ordered):
+        raise ValueError(f"state tree keys must be {KEY_SIZE} bytes")
     keys = [key.hex() for key, _ in ordered]
     leaves = [leaf_blob(key, sha256(value).digest()) for key, value in ordered]
     if not leaves:

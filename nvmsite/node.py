@@ -20,9 +20,12 @@ log = logging.getLogger("nvm.node")
 
 
 def load_engine(path: str) -> Engine:
-    """`module` (its `ENGINE` attribute) or `module:attribute`."""
-    module, _, attr = path.partition(":")
-    obj = getattr(importlib.import_module(module), attr or "ENGINE")
+    """`module` (its `make_engine(validator, home)` factory, else its `ENGINE`) or `module:attribute`."""
+    module_name, _, attr = path.partition(":")
+    module = importlib.import_module(module_name)
+    if not attr and hasattr(module, "make_engine"):
+        return module.make_engine(validator_key(), settings.NVM_HOME)  # type: ignore[no-any-return]
+    obj = getattr(module, attr or "ENGINE")
     return obj() if isinstance(obj, type) else obj  # type: ignore[no-any-return]
 
 

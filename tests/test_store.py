@@ -56,8 +56,14 @@ def test_blocks_round_trip_through_sql(validator):
 
 def test_the_reverse_index_is_mirrored_in_sql(validator):
     sql_chain(validator)
-    row = m.AddressIndex.objects.get(tag="evm")
-    assert bytes(row.address).hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266" and row.height == 0
+    from chain.identity import legacy_id_com
+
+    wallet = bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266")
+    row = m.AddressIndex.objects.get(tag="evm", address=wallet)
+    assert bytes(row.id_com) == legacy_id_com("evm", wallet) and row.height == 0
+    # its addresses in the other three VMs are bound too, and every state binding is mirrored
+    assert set(m.AddressIndex.objects.filter(id_com=row.id_com).values_list("tag", flat=True)) == {"evm", "svm", "btc", "tron"}
+    assert m.AddressIndex.objects.count() == 4 + 4  # conftest genesis: one identity, one wallet
 
 
 def _fail_mempool_deletes(on: bool) -> None:

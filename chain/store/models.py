@@ -21,6 +21,7 @@ class Transaction(models.Model):
     position = models.IntegerField()
     opcode = models.SmallIntegerField()
     envelope = models.BinaryField()
+    context = models.BinaryField(null=True)  # the 16-byte context tag, when the transaction carries one
     success = models.BooleanField()
     receipt = models.BinaryField()  # chain.dispatcher.Receipt.encode()
     diff = models.BinaryField()  # chain.node.encode_diff()

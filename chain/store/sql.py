@@ -15,6 +15,7 @@ from chain.node import Block, Loaded, encode_diff
 from . import models as m
 
 BATCH = 5000
+Row = tuple[Any, ...]
 
 
 def _b(v: object) -> bytes:
@@ -90,6 +91,7 @@ class SqlStore:
                 i,
                 e.tx.envelope[0] if e.tx.envelope else 0,
                 e.tx.envelope,
+                e.tx.context,
                 e.receipt.success,
                 e.receipt.encode(),
                 encode_diff(e.diff),
@@ -105,7 +107,7 @@ class SqlStore:
                 _commit_orm(block_row, tx_rows, alias_rows, index_rows, block)
 
 
-def _commit_pg(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], index_rows: list[tuple], block: Block) -> None:
+def _commit_pg(block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], block: Block) -> None:
     # Django's cursor wraps a psycopg 3 cursor, whose binary COPY moves rows without per-row SQL.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
         cur = wrapper.cursor
@@ -117,8 +119,8 @@ def _commit_pg(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], 
         )
         _copy(
             cur,
-            "nvm_tx (envelope_id, height, position, opcode, envelope, success, receipt, diff)",
-            ["bytea", "int8", "int4", "int2", "bytea", "bool", "bytea", "bytea"],
+            "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff)",
+            ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea"],
             tx_rows,
         )
         _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
@@ -139,7 +141,7 @@ def _commit_pg(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], 
             cur.execute("DELETE FROM nvm_mempool WHERE seq = ANY(%s)", [block.mempool_seqs])
 
 
-def _copy(cur: Any, target: str, types: list[str], rows: list[tuple]) -> None:
+def _copy(cur: Any, target: str, types: list[str], rows: list[Row]) -> None:
     if not rows:
         return
     with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as cp:
@@ -163,10 +165,10 @@ def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, change
         )
 
 
-def _commit_orm(block_row: tuple, tx_rows: list[tuple], alias_rows: list[tuple], index_rows: list[tuple], block: Block) -> None:
+def _commit_orm(block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], block: Block) -> None:
     height, hash_, header, ts, root, count = block_row
     m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
-    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "success", "receipt", "diff")
+    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff")
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
     _write(m.StateEntry, "key", "value", block.state_diff)

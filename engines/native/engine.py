@@ -1,0 +1,239 @@
+"""The native runtime (opcodes 0x01–0x08, SPEC §1): accounts, auth keys, mints and the one ledger.
+
+Admission checks everything that does not depend on other pending transactions: the format,
+the chain id, the credential (signature or attestation), that the key is a registered factor of
+the signer, that the nonce is not spent and that the fee can be paid. Execution re-checks what
+another transaction may have changed since: the nonce (exact), the factor, the balances.
+
+Fee: `NATIVE_FEE` base units of NVM per transaction, paid to the fee collector (so fees never
+change the supply); creating an account is free, since a new account has nothing to pay with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chain import ledger
+from chain.accounts import bind_identity, lookup, resolve
+from chain.dispatcher import BlockContext, Outcome, Tx
+from chain.errors import AdmissionError, ExecutionError
+from chain.hashing import H
+from chain.ledger import NATIVE_MINT
+from chain.state import State
+
+from . import auth
+from .auth import SealedKeys
+from .tx import (
+    ADD,
+    APPROVE,
+    ATTESTATION,
+    AUTH_KEY,
+    BURN,
+    CREATE_ACCOUNT,
+    CREATE_MINT,
+    MINT_TO,
+    REF_ID_COM,
+    REMOVE,
+    REPLACE,
+    TRANSFER,
+    TRANSFER_FROM,
+    Factor,
+    NativeTx,
+    Ref,
+    decode,
+    verify_signature,
+)
+
+NATIVE_FEE = 5_000  # base units (0.000005 NVM) per transaction
+FEE_COLLECTOR = H(b"nvm/fee-collector")  # the id_com fees are paid to
+MAX_NONCE_AHEAD = 1_000  # how far past the account's nonce a transaction may be queued
+
+
+def user_mint_id(authority: bytes, nonce: int) -> bytes:
+    return H(b"nvm/mint/user" + authority + nonce.to_bytes(8, "big"))
+
+
+@dataclass
+class NativeEngine:
+    sealed: SealedKeys | None = None  # the validator's attestation keys; None: attestation unsupported
+    name: str = "native"
+    first_opcode: int = 0x01
+    last_opcode: int = 0x0F
+
+    # -- admission -------------------------------------------------------------------------
+    def decode(self, envelope: bytes) -> Tx:
+        ntx = decode(envelope)
+        return Tx(envelope, sender=ntx.signer, body=ntx, context=ntx.context)
+
+    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+        tx = self.decode(envelope)
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        if ntx.chain_id != chain_id:
+            raise AdmissionError(f"signed for chain {ntx.chain_id}, this is chain {chain_id}", "wrong_chain")
+        registered = auth.factors(state, ntx.signer)
+        if ntx.opcode == CREATE_ACCOUNT:
+            if registered:
+                raise AdmissionError("this account already exists", "account_exists")
+            factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
+            if factor.scheme == ATTESTATION:
+                raise AdmissionError("an account's first factor must be a signature key", "bad_factor")
+            if (ntx.scheme, ntx.public) != (factor.scheme, factor.data):
+                raise AdmissionError("create_account must be signed by the key it registers", "bad_signature")
+        elif not registered:
+            raise AdmissionError("no such account: create it first (opcode 0x02)", "no_account")
+        self._check_credential(ntx, registered)
+        have = auth.nonce(state, ntx.signer)
+        if ntx.nonce < have:
+            raise AdmissionError(f"nonce {ntx.nonce} was already used (next is {have})", "nonce_too_low")
+        if ntx.nonce > have + MAX_NONCE_AHEAD:
+            raise AdmissionError(f"nonce {ntx.nonce} is too far ahead (next is {have})", "nonce_too_high")
+        if self.fee(ntx) > ledger.balance(state, NATIVE_MINT, ntx.signer):
+            raise AdmissionError(f"cannot pay the fee of {NATIVE_FEE} base units", "insufficient_fee")
+        return tx
+
+    def _check_credential(self, ntx: NativeTx, registered: list[tuple[int, bytes]]) -> None:
+        if ntx.scheme == ATTESTATION:
+            key = self._attestation_key(ntx, registered)
+            if key is None or not auth.check_attestation(key, ntx.digest, ntx.signature):
+                raise AdmissionError("attestation does not verify", "bad_signature")
+            return
+        if ntx.opcode != CREATE_ACCOUNT and (ntx.scheme, ntx.public) not in registered:
+            raise AdmissionError("the signing key is not a registered factor of the signer", "unknown_key")
+        if not verify_signature(ntx):
+            raise AdmissionError("signature does not verify", "bad_signature")
+
+    def _attestation_key(self, ntx: NativeTx, registered: list[tuple[int, bytes]]) -> bytes | None:
+        if self.sealed is None:
+            raise AdmissionError("this node holds no attestation keys", "attestation_unsupported")
+        for scheme, commitment in registered:
+            if scheme == ATTESTATION:
+                key = self.sealed.key_for(ntx.signer, commitment)
+                if key is not None and auth.check_attestation(key, ntx.digest, ntx.signature):
+                    return key
+        return None
+
+    @staticmethod
+    def fee(ntx: NativeTx) -> int:
+        return 0 if ntx.opcode == CREATE_ACCOUNT else NATIVE_FEE
+
+    # -- execution -------------------------------------------------------------------------
+    def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
+        """Nonce and factor checks, then the fee: a transaction that fails here writes nothing."""
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        have = auth.nonce(state, ntx.signer)
+        if ntx.nonce != have:
+            raise ExecutionError(f"nonce {ntx.nonce} is not the account's next ({have})", "bad_nonce")
+        registered = auth.factors(state, ntx.signer)
+        if ntx.opcode == CREATE_ACCOUNT:
+            if registered:
+                raise ExecutionError("this account already exists", "account_exists")
+        elif ntx.scheme == ATTESTATION:
+            if not any(s == ATTESTATION for s, _ in registered):
+                raise ExecutionError("the signer has no attestation factor any more", "unknown_key")
+        elif (ntx.scheme, ntx.public) not in registered:
+            raise ExecutionError("the signing key is no longer a registered factor", "unknown_key")
+        fee = self.fee(ntx)
+        ledger.transfer(state, NATIVE_MINT, ntx.signer, FEE_COLLECTOR, fee)
+        auth.set_nonce(state, ntx.signer, have + 1)
+        return fee
+
+    def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        p = ntx.payload
+        signer = ntx.signer
+        if ntx.opcode == TRANSFER:
+            mint = self._mint(state, p["mint"])  # type: ignore[arg-type]
+            ledger.transfer(state, mint, signer, self._account(state, p["to"]), p["amount"])  # type: ignore[arg-type]
+            return Outcome()
+        if ntx.opcode == CREATE_ACCOUNT:
+            factor: Factor = p["factor"]  # type: ignore[assignment]
+            auth.put_factors(state, signer, [(factor.scheme, factor.data)])
+            bind_identity(state, signer)
+            return Outcome()
+        if ntx.opcode == AUTH_KEY:
+            self._auth_key(state, signer, p)
+            return Outcome()
+        if ntx.opcode == CREATE_MINT:
+            mint = user_mint_id(signer, ntx.nonce)
+            if ledger.get_mint(state, mint) is not None:
+                raise ExecutionError("mint exists", "mint_exists")
+            record = ledger.MintRecord(0, p["decimals"], signer, p["symbol"], p["name"])  # type: ignore[arg-type]
+            ledger.put_mint(state, mint, record)
+            return Outcome(output=mint)
+        if ntx.opcode == MINT_TO:
+            mint = self._mint(state, p["mint"])  # type: ignore[arg-type]
+            if ledger.get_mint(state, mint).authority != signer:  # type: ignore[union-attr]
+                raise ExecutionError("only the mint's authority can mint", "not_authority")
+            ledger.mint_to(state, mint, self._account(state, p["to"]), p["amount"])  # type: ignore[arg-type]
+            return Outcome()
+        if ntx.opcode == BURN:
+            ledger.burn(state, self._mint(state, p["mint"]), signer, p["amount"])  # type: ignore[arg-type]
+            return Outcome()
+        if ntx.opcode == APPROVE:
+            mint = self._mint(state, p["mint"])  # type: ignore[arg-type]
+            ledger.approve(state, mint, signer, self._account(state, p["spender"]), p["amount"])  # type: ignore[arg-type]
+            return Outcome()
+        if ntx.opcode == TRANSFER_FROM:
+            mint = self._mint(state, p["mint"])  # type: ignore[arg-type]
+            owner = self._existing(state, p["owner"])  # type: ignore[arg-type]
+            amount: int = p["amount"]  # type: ignore[assignment]
+            ledger.spend_allowance(state, mint, owner, signer, amount)
+            ledger.transfer(state, mint, owner, self._account(state, p["to"]), amount)  # type: ignore[arg-type]
+            return Outcome()
+        raise ExecutionError(f"opcode {ntx.opcode:#04x} is not assigned", "unassigned_opcode")
+
+    def _auth_key(self, state: State, signer: bytes, p: dict[str, object]) -> None:
+        current = auth.factors(state, signer)
+        action = p["action"]
+        opened: bytes | None = None
+        if action in (REMOVE, REPLACE):
+            old = p["old"]
+            kept = [f for f in current if auth.factor_id(*f) != old]
+            if len(kept) == len(current):
+                raise ExecutionError("no registered factor has that id", "unknown_factor")
+            current = kept
+        if action in (ADD, REPLACE):
+            factor: Factor = p["factor"]  # type: ignore[assignment]
+            key = factor.data
+            if factor.scheme == ATTESTATION:
+                opened = self.sealed.open(factor.data) if self.sealed is not None else None
+                if opened is None:
+                    raise ExecutionError("the sealed attestation key does not open for this validator", "bad_sealed_key")
+                key = auth.attestation_commitment(opened)
+            if (factor.scheme, key) in current:
+                raise ExecutionError("that factor is already registered", "factor_exists")
+            current.append((factor.scheme, key))
+        if not current:
+            raise ExecutionError("an account keeps at least one factor", "last_factor")
+        if len(current) > auth.MAX_FACTORS:
+            raise ExecutionError(f"an account has at most {auth.MAX_FACTORS} factors", "too_many_factors")
+        auth.put_factors(state, signer, current)
+        if opened is not None and self.sealed is not None:
+            # Kept outside the state (which holds only the commitment); a key whose registration
+            # is later reverted stays unused, since checks go through the commitment.
+            self.sealed.add(signer, opened)
+
+    @staticmethod
+    def _mint(state: State, mint: bytes) -> bytes:
+        if ledger.get_mint(state, mint) is None:
+            raise ExecutionError("no such mint", "unknown_mint")
+        return mint
+
+    @staticmethod
+    def _account(state: State, ref: Ref) -> bytes:
+        """The identity a reference names; an address never seen before gets its identity bound now."""
+        if ref.kind == REF_ID_COM:
+            bind_identity(state, ref.data)
+            return ref.data
+        assert ref.tag is not None
+        return resolve(state, ref.tag, ref.data)
+
+    @staticmethod
+    def _existing(state: State, ref: Ref) -> bytes:
+        if ref.kind == REF_ID_COM:
+            return ref.data
+        assert ref.tag is not None
+        found = lookup(state, ref.tag, ref.data)
+        if found is None:
+            raise ExecutionError("the owner address belongs to no identity", "unknown_owner")
+        return found
