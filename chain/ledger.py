@@ -67,7 +67,10 @@ def get_mint(state: State, mint: bytes) -> MintRecord | None:
 
 
 def put_mint(state: State, mint: bytes, record: MintRecord) -> None:
-    state.set(mint_slot(mint), record.encode())
+    slot = mint_slot(mint)
+    if state.get(slot) is None:
+        state.note("mint", mint)  # the store lists mints for balance look-ups
+    state.set(slot, record.encode())
 
 
 def balance(state: State, mint: bytes, id_com: bytes) -> int:

@@ -38,7 +38,7 @@ class Block:
     txs: list[ExecutedTx]
     state_diff: dict[bytes, bytes | None]
     node_writes: dict[str, bytes | None]
-    index_records: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    notes: list[tuple[object, ...]] = field(default_factory=list)
     mempool_seqs: list[int] = field(default_factory=list)
 
 
@@ -121,7 +121,7 @@ class Chain:
             merkle_root([]),
             self.validator.verify_key.encode(),
         ).sign(self.validator)
-        self._commit(Block(header, [], diff, writes, state.index_records))
+        self._commit(Block(header, [], diff, writes, state.notes))
         return header
 
     # -- admission -------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class Chain:
             merkle_root([e.receipt.encode() for e in executed]),
             proposer,
         ).sign(self.validator)
-        return Block(header, executed, diff, writes, state.index_records, [seq for seq, _ in pending])
+        return Block(header, executed, diff, writes, state.notes, [seq for seq, _ in pending])
 
     def produce(self, max_txs: int, timestamp_ms: int | None = None, pending: list[tuple[int, bytes]] | None = None) -> Block:
         """Build, sign and commit the next block from the mempool (or from `pending` already read from it)."""

@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 from .hashing import H
 
 _MISSING: Final = object()  # "key not in the overlay" in the undo log; distinct from None (deleted)
-_INDEX: Final = b"index"  # undo-log marker for a reverse-index record
+_NOTE: Final = b"note"  # undo-log marker for a note
 
 K = TypeVar("K")
 Diff = list[tuple[bytes, bytes | None, bytes | None]]
@@ -29,7 +29,7 @@ def reverse_index_key(tag: str, address: bytes) -> bytes:
 
 
 class State:
-    __slots__ = ("_marks", "_overlay", "_tx_start", "_undo", "base", "index_records")
+    __slots__ = ("_marks", "_overlay", "_tx_start", "_undo", "base", "notes")
 
     def __init__(self, base: Mapping[bytes, bytes]) -> None:
         self.base = base
@@ -37,8 +37,9 @@ class State:
         self._undo: list[tuple[bytes, object]] = []
         self._marks: list[int] = []
         self._tx_start = 0
-        # (tag, address, id_com) bindings made in this block, mirrored to SQL by the store.
-        self.index_records: list[tuple[str, bytes, bytes]] = []
+        # Facts the store mirrors into SQL tables for look-ups the hashed state keys cannot serve:
+        # ("address", tag, address, id_com) for reverse-index bindings, ("mint", mint_id) for new mints.
+        self.notes: list[tuple[object, ...]] = []
 
     # -- reads and writes ------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
@@ -61,11 +62,15 @@ class State:
         self._undo.append((key, self._overlay.get(key, _MISSING)))
         self._overlay[key] = None
 
+    def note(self, *fact: object) -> None:
+        """Record a fact for the store's SQL mirrors; undone with its snapshot like a write."""
+        self._undo.append((_NOTE, len(self.notes)))
+        self.notes.append(fact)
+
     def bind_address(self, tag: str, address: bytes, id_com: bytes) -> None:
         """Write a reverse-index entry (covered by the state root) and note it for the SQL mirror."""
         self.set(reverse_index_key(tag, address), id_com)
-        self._undo.append((_INDEX, len(self.index_records)))
-        self.index_records.append((tag, bytes(address), bytes(id_com)))
+        self.note("address", tag, bytes(address), bytes(id_com))
 
     # -- snapshots -------------------------------------------------------------------------
     def snapshot(self) -> int:
@@ -79,8 +84,8 @@ class State:
         undo, overlay = self._undo, self._overlay
         while len(undo) > pos:
             key, prev = undo.pop()
-            if key is _INDEX:
-                del self.index_records[prev:]  # type: ignore[misc,arg-type]
+            if key is _NOTE:
+                del self.notes[prev:]  # type: ignore[misc,arg-type]
             elif prev is _MISSING:
                 del overlay[key]
             else:
@@ -106,7 +111,7 @@ class State:
             raise RuntimeError("a snapshot is still open")
         first: dict[bytes, object] = {}
         for key, prev in self._undo[self._tx_start :]:
-            if key is not _INDEX and key not in first:
+            if key is not _NOTE and key not in first:
                 first[key] = prev
         diff: Diff = []
         for key, prev in first.items():

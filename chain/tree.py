@@ -4,7 +4,7 @@ The state tree: an authenticated 16-ary sparse Merkle tree, Jellyfish-style.
 Keys are 32 bytes, read as 64 nibbles (the hex digits of ``key.hex()``).
 Values are arbitrary non-empty bytes; the tree commits to ``SHA256(value)``.
 
-Node encoding (a protocol decision — docs/tree.md):
+Node encoding (a protocol decision — docs/PROTOCOL.md §7):
 
 - leaf:     ``0x00 || key (32) || SHA256(value) (32)``          (65 bytes)
 - internal: ``0x01 || 16 x child hash (32), empty = 32 zero bytes`` (513 bytes)

@@ -9,8 +9,8 @@ import pytest
 from chain.blocks import Header
 from chain.dispatcher import Receipt
 from chain.genesis import GenesisError, parse
-from chain.identity import legacy_id_com
 from chain.hashing import H, merkle_root
+from chain.identity import legacy_id_com
 from chain.ledger import NATIVE_MINT, balance, get_mint
 from chain.memstore import MemoryStore
 from chain.node import Chain, CorruptStore, decode_diff, encode_diff

@@ -77,7 +77,7 @@ def test_reverse_index_binding_is_undone_with_its_snapshot():
     snap = s.snapshot()
     s.bind_address("evm", b"\x02" * 20, K[6])
     s.revert(snap)
-    assert s.index_records == [("evm", b"\x01" * 20, K[5])]
+    assert s.notes == [("address", "evm", b"\x01" * 20, K[5])]
     assert s.get(reverse_index_key("evm", b"\x01" * 20)) == K[5]
     assert s.get(reverse_index_key("evm", b"\x02" * 20)) is None
 

@@ -99,7 +99,7 @@ def test_keys_sharing_a_prefix_get_one_internal_node_per_shared_nibble() -> None
     assert set(tree.nodes) == {"", "1", "12", "12a", "12b"}
 
 
-# The worked example in docs/tree.md.
+# The worked example in docs/PROTOCOL.md §7.
 DOC_ENTRIES = {key("a1"): b"alpha", key("a2"): b"beta", key("50"): b"gamma"}
 DOC_ROOT = "f8d3f6d6b649f843144c499bcffdfc3d4233bca2a74950ea2a976fc5544dfae3"
 DOC_NODE_HASHES = {

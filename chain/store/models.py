@@ -84,3 +84,13 @@ class AddressIndex(models.Model):
     class Meta:
         db_table = "nvm_address_index"
         constraints = [models.UniqueConstraint(fields=["tag", "address"], name="nvm_address_index_tag_address")]
+
+
+class MintIndex(models.Model):
+    """Every mint ever created (the state keys are hashes, so mints cannot be listed from them)."""
+
+    mint = models.BinaryField(primary_key=True)
+    height = models.BigIntegerField()
+
+    class Meta:
+        db_table = "nvm_mint"

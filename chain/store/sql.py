@@ -99,15 +99,18 @@ class SqlStore:
             for i, e in enumerate(block.txs)
         ]
         alias_rows = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
-        index_rows = [(t, a, i, h.height) for t, a, i in block.index_records]
+        index_rows = [(n[1], n[2], n[3], h.height) for n in block.notes if n[0] == "address"]
+        mint_rows = [(n[1], h.height) for n in block.notes if n[0] == "mint"]
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                _commit_pg(block_row, tx_rows, alias_rows, index_rows, block)
+                _commit_pg(block_row, tx_rows, alias_rows, index_rows, mint_rows, block)
             else:
-                _commit_orm(block_row, tx_rows, alias_rows, index_rows, block)
+                _commit_orm(block_row, tx_rows, alias_rows, index_rows, mint_rows, block)
 
 
-def _commit_pg(block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], block: Block) -> None:
+def _commit_pg(
+    block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], mint_rows: list[Row], block: Block
+) -> None:
     # Django's cursor wraps a psycopg 3 cursor, whose binary COPY moves rows without per-row SQL.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
         cur = wrapper.cursor
@@ -124,6 +127,7 @@ def _commit_pg(block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_
             tx_rows,
         )
         _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
+        _copy(cur, "nvm_mint (mint, height)", ["bytea", "int8"], mint_rows)
         _upsert_pg(cur, "nvm_state", "key", "value", "bytea", block.state_diff)
         _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", block.node_writes)
         if index_rows:
@@ -165,12 +169,15 @@ def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, change
         )
 
 
-def _commit_orm(block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], block: Block) -> None:
+def _commit_orm(
+    block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], mint_rows: list[Row], block: Block
+) -> None:
     height, hash_, header, ts, root, count = block_row
     m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
     tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff")
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
+    m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in mint_rows], batch_size=BATCH)
     _write(m.StateEntry, "key", "value", block.state_diff)
     _write(m.TreeNode, "path", "blob", block.node_writes)
     if index_rows:
