@@ -151,6 +151,7 @@ def test_openapi_schema_is_valid_and_lists_every_endpoint(client, chain):
         "/api/v1/tx",
         "/api/v1/tx/{id}",
         "/api/v1/state/proof",
+        "/api/v1/identity/{ref}",
         "/api/v1/schema",
     }
 
@@ -174,3 +175,4 @@ def test_responses_match_their_schemas(client, chain):
     check("Transaction", client.get(f"/api/v1/tx/{tid['id']}").json())
     check("StateProof", client.get(f"/api/v1/state/proof?key={KEY.hex()}").json())
     check("Error", client.get("/api/v1/blocks/77").json())
+    check("Identity", client.get("/api/v1/identity/0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266").json())

@@ -45,6 +45,63 @@ SCHEMAS: dict[str, Any] = {
             "timestamp_ms": {"type": "integer"},
             "mempool_size": {"type": "integer"},
             "engines": {"type": "array", "items": {"type": "string"}},
+            "native_fee": {"type": "string", "description": "base units per native transaction"},
+            "validator": {"type": "object", "properties": {"ed25519": HEX32, "x25519": HEX32}},
+        },
+    },
+    "Identity": {
+        "type": "object",
+        "required": ["id_com", "query", "bound", "legacy", "addresses", "balances", "account", "height"],
+        "properties": {
+            "id_com": HEX32,
+            "query": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "vm": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "canonical": {"type": "string"},
+                },
+            },
+            "bound": {"type": "boolean", "description": "false: an address never seen; this is the identity it will get"},
+            "legacy": {"type": ["object", "null"], "properties": {"chain": {"type": "string"}, "address": {"type": "string"}}},
+            "addresses": {
+                "type": "object",
+                "required": ["evm", "svm", "btc", "tron"],
+                "properties": {k: {"type": "string"} for k in ("evm", "svm", "btc", "tron")},
+            },
+            "balances": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["mint", "symbol", "decimals", "base_units", "amount", "views"],
+                    "properties": {
+                        "mint": HEX32,
+                        "symbol": {"type": "string"},
+                        "name": {"type": "string"},
+                        "decimals": {"type": "integer"},
+                        "base_units": {"type": "string"},
+                        "amount": {"type": "string"},
+                        "erc20_address": {"type": "string"},
+                        "views": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "properties": {"unit": {"type": "string"}, "amount": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+            "account": {
+                "type": "object",
+                "properties": {
+                    "exists": {"type": "boolean"},
+                    "nonce": {"type": "integer"},
+                    "factors": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "height": {"type": ["integer", "null"]},
         },
     },
     "Header": {
@@ -213,6 +270,13 @@ def openapi() -> dict[str, Any]:
                     "summary": "inclusion or non-inclusion proof of a state key against the head's state root",
                     "parameters": [{"name": "key", "in": "query", "required": True, "schema": HEX32}],
                     "responses": {"200": _json(_ref("StateProof"), "the proof"), **ERRORS},
+                }
+            },
+            "/api/v1/identity/{ref}": {
+                "get": {
+                    "summary": "an identity by id_com or any VM address: its four addresses, balances in every unit, account",
+                    "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _json(_ref("Identity"), "the identity"), **ERRORS},
                 }
             },
             "/api/v1/schema": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},

@@ -9,6 +9,7 @@ urlpatterns = [
     path("tx", views.submit_tx),
     path("tx/<str:ref>", views.tx),
     path("state/proof", views.state_proof),
+    path("identity/<str:ref>", views.identity),
     path("schema", views.schema),
     re_path(r"^.*$", views.unknown),
 ]

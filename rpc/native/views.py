@@ -14,7 +14,9 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from nacl.signing import VerifyKey
 
+from chain.address import AddressError
 from chain.blocks import Header
 from chain.dispatcher import VM_RANGES, Receipt, Registry
 from chain.errors import AdmissionError, ChainError
@@ -24,7 +26,9 @@ from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore, head, nodes_on_path
 from chain.tree import StateTree, verify_proof
+from engines.native.engine import NATIVE_FEE
 
+from .identity import identity_payload
 from .schema import openapi
 
 log = logging.getLogger(__name__)
@@ -108,6 +112,12 @@ def status_payload() -> dict[str, Any]:
         "timestamp_ms": h.timestamp_ms,
         "mempool_size": m.MempoolEntry.objects.count(),
         "engines": [e.name for e in _registry().engines()],
+        "native_fee": str(NATIVE_FEE),
+        "validator": {
+            "ed25519": hx(h.proposer),
+            # where wallets seal attestation keys to (docs/PROTOCOL.md §8)
+            "x25519": hx(bytes(VerifyKey(h.proposer).to_curve25519_public_key())),
+        },
     }
 
 
@@ -268,6 +278,14 @@ def state_proof(request: HttpRequest) -> dict[str, Any]:
                 "verified": verify_proof(h.state_root, key, value, proof),
             }
     raise ApiError(503, "busy", "the state moved on while the proof was read; try again")
+
+
+@api("GET")
+def identity(request: HttpRequest, ref: str) -> dict[str, Any]:
+    try:
+        return identity_payload(ref)
+    except AddressError as e:
+        raise ApiError(400, "bad_address", str(e)) from None
 
 
 @api("GET")

@@ -15,8 +15,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain import genesis as genesis_mod
+from chain.address import AddressError
 from chain.errors import ChainError
+from chain.hashing import U64_MAX
 from chain.store import sql
+from engines.native import tx
+from nvmsite import cli
 
 
 class Command(BaseCommand):
@@ -40,6 +44,55 @@ class Command(BaseCommand):
 
         sub.add_parser("status", help="height, root, mempool size")
 
+        ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
+        new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
+        new.add_argument("--rev", help="32-byte REV in hex")
+        show = ident.add_parser("show", help="an identity by id_com or any VM's address")
+        show.add_argument("address")
+
+        def signed(p: CommandParser, mint: bool = True) -> None:
+            p.add_argument("--rev", required=True, help="the signer's REV (hex)")
+            if mint:
+                p.add_argument("--mint", default="NVM", help="mint id (hex) or NVM (default)")
+            p.add_argument("--scheme", choices=["ed25519", "secp256k1", "attestation"], default="ed25519")
+            p.add_argument("--context", help="16-byte context tag (hex)")
+            p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the block (0: do not wait)")
+
+        def amount(p: CommandParser) -> None:
+            g = p.add_mutually_exclusive_group(required=True)
+            g.add_argument("--amount", help="in the mint's units, e.g. 1.5 (NVM has 9 decimals)")
+            g.add_argument("--base-units", type=int, help="in base units")
+
+        tr = sub.add_parser("transfer", help="send tokens to an id_com or any VM's address")
+        signed(tr)
+        tr.add_argument("--to", required=True)
+        amount(tr)
+
+        tf = sub.add_parser("transfer-from", help="spend an allowance: move the owner's tokens")
+        signed(tf)
+        tf.add_argument("--owner", required=True)
+        tf.add_argument("--to", required=True)
+        amount(tf)
+
+        ap = sub.add_parser("approve", help="let a spender move up to an amount of your tokens")
+        signed(ap)
+        ap.add_argument("--spender", required=True)
+        amount(ap)
+
+        mints = sub.add_parser("mint", help="user-created mints").add_subparsers(dest="mint_action", required=True)
+        mc = mints.add_parser("create", help="a new mint with you as its authority")
+        signed(mc, mint=False)
+        mc.add_argument("--symbol", required=True)
+        mc.add_argument("--name", default="")
+        mc.add_argument("--decimals", type=int, default=9)
+        mt = mints.add_parser("to", help="mint new tokens to an account (authority only)")
+        signed(mt)
+        mt.add_argument("--to", required=True)
+        amount(mt)
+        mb = mints.add_parser("burn", help="destroy some of your tokens")
+        signed(mb)
+        amount(mb)
+
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
         b.add_argument("scenario", choices=["state-root"])
         b.add_argument("--keys", type=int, default=1_000_000)
@@ -49,7 +102,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             getattr(self, "do_" + opts["action"].replace("-", "_"))(opts)
-        except (ChainError, genesis_mod.GenesisError) as e:
+        except ChainError as e:
+            self.emit({"error": {"code": e.code, "message": e.message}})
+            raise CommandError(e.message) from None
+        except (AddressError, genesis_mod.GenesisError) as e:
+            self.emit({"error": {"code": "bad_input", "message": str(e)}})
             raise CommandError(str(e)) from None
 
     def emit(self, obj: object) -> None:
@@ -73,6 +130,59 @@ class Command(BaseCommand):
         from rpc.native.views import status_payload
 
         self.emit(status_payload())
+
+    def do_identity(self, opts: dict[str, Any]) -> None:
+        if opts["identity_action"] == "new":
+            self.emit(cli.identity_new(opts["rev"], settings.NVM_CHAIN_ID))
+        else:
+            from rpc.native.identity import identity_payload
+
+            self.emit(identity_payload(opts["address"]))
+
+    def _send(self, opts: dict[str, Any], opcode: int, **payload: Any) -> None:
+        from nvmsite.node import registry
+
+        wallet = cli.Wallet(cli.parse_rev(opts["rev"]), registry())
+        scheme = {"ed25519": tx.ED25519, "secp256k1": tx.SECP256K1, "attestation": tx.ATTESTATION}[opts["scheme"]]
+        context = None
+        if opts.get("context"):
+            context = bytes.fromhex(opts["context"].removeprefix("0x"))
+            if len(context) != 16:
+                raise cli.CliError("--context is 16 bytes of hex")
+        result = wallet.send(opcode, opts["wait"], scheme=scheme, context=context, **payload)
+        result["signer"] = "0x" + wallet.signer.id_com.hex()
+        self.emit(result)
+
+    def _amount(self, opts: dict[str, Any], decimals: int) -> int:
+        if opts.get("base_units") is not None:
+            if not 0 <= opts["base_units"] <= U64_MAX:
+                raise cli.CliError("--base-units must fit in a u64")
+            return int(opts["base_units"])
+        return cli.parse_amount(opts["amount"], decimals)
+
+    def do_transfer(self, opts: dict[str, Any]) -> None:
+        mint, rec = cli.mint_of(opts["mint"])
+        self._send(opts, tx.TRANSFER, mint=mint, to=cli.ref_of(opts["to"]), amount=self._amount(opts, rec.decimals))
+
+    def do_transfer_from(self, opts: dict[str, Any]) -> None:
+        mint, rec = cli.mint_of(opts["mint"])
+        owner, to = cli.ref_of(opts["owner"]), cli.ref_of(opts["to"])
+        self._send(opts, tx.TRANSFER_FROM, mint=mint, owner=owner, to=to, amount=self._amount(opts, rec.decimals))
+
+    def do_approve(self, opts: dict[str, Any]) -> None:
+        mint, rec = cli.mint_of(opts["mint"])
+        self._send(opts, tx.APPROVE, mint=mint, spender=cli.ref_of(opts["spender"]), amount=self._amount(opts, rec.decimals))
+
+    def do_mint(self, opts: dict[str, Any]) -> None:
+        action = opts["mint_action"]
+        if action == "create":
+            self._send(opts, tx.CREATE_MINT, decimals=opts["decimals"], symbol=opts["symbol"], name=opts["name"])
+            return
+        mint, rec = cli.mint_of(opts["mint"])
+        if action == "to":
+            self._send(opts, tx.MINT_TO, mint=mint, to=cli.ref_of(opts["to"]), amount=self._amount(opts, rec.decimals))
+        else:
+            self._send(opts, tx.BURN, mint=mint, amount=self._amount(opts, rec.decimals))
 
     def do_bench(self, opts: dict[str, Any]) -> None:
         from bench import state_root
