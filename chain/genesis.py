@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .accounts import bind_identity, resolve
 from .hashing import U64_MAX, ZERO32, H
-from .identity import legacy_id_com
+from .identity import DEVNET_CHAIN_ID, id_com, legacy_id_com
 from .ledger import NATIVE_DECIMALS, NATIVE_MINT, MintRecord, credit, put_mint
 from .state import State
 
@@ -36,6 +36,8 @@ class Account:
     balance: int
     legacy: str | None = None
     address: bytes | None = None
+    rev: bytes | None = None  # a dev ACE identity's REV: public on a devnet, printed by `make devnet`
+    private_key: bytes | None = None  # a dev wallet's well-known key (anvil's test mnemonic)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,15 @@ class Genesis:
         if supply > U64_MAX:
             raise GenesisError("the alloc's total exceeds the u64 supply limit")
         put_mint(state, NATIVE_MINT, MintRecord(supply, NATIVE_DECIMALS, self.authority, self.symbol, self.name))
+
+
+def evm_address_of_key(private_key: bytes) -> bytes:
+    """The EVM address of a secp256k1 key: last 20 bytes of keccak256(uncompressed public key)."""
+    import coincurve
+    from Crypto.Hash import keccak
+
+    public = coincurve.PrivateKey(private_key).public_key.format(compressed=False)[1:]
+    return keccak.new(digest_bits=256, data=public).digest()[-20:]
 
 
 def _hex(value: object, n: int, what: str) -> bytes:
@@ -106,7 +117,16 @@ def parse(config: dict[str, object]) -> Genesis:
             if chain not in LEGACY_ADDRESS_LEN:
                 raise GenesisError(f"alloc[{i}].legacy: genesis can fund legacy {sorted(LEGACY_ADDRESS_LEN)} wallets")
             address = _hex(entry.get("address"), LEGACY_ADDRESS_LEN[chain], f"alloc[{i}].address")
-            accounts.append(Account(label, legacy_id_com(chain, address), balance, chain, address))
+            key = None
+            if "private_key" in entry:
+                key = _hex(entry["private_key"], 32, f"alloc[{i}].private_key")
+                if evm_address_of_key(key) != address:
+                    raise GenesisError(f"alloc[{i}].private_key is not the key of {entry['address']}")
+            accounts.append(Account(label, legacy_id_com(chain, address), balance, chain, address, private_key=key))
+        elif "rev" in entry:
+            rev = _hex(entry["rev"], 32, f"alloc[{i}].rev")
+            chain_id = config.get("chain_id", DEVNET_CHAIN_ID)
+            accounts.append(Account(label, id_com(rev, chain_id=chain_id if isinstance(chain_id, int) else 0), balance, rev=rev))
         else:
             accounts.append(Account(label, _hex(entry.get("id_com"), 32, f"alloc[{i}].id_com"), balance))
     chain_id = config.get("chain_id", 7231053)

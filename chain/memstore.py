@@ -23,9 +23,10 @@ class MemoryStore:
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         return list(self.mempool.items())[:limit]
 
-    def add_pending(self, tx: Tx) -> None:
-        self._seq += 1
-        self.mempool[self._seq] = tx.envelope
+    def add_pending(self, txs: list[Tx]) -> None:
+        for tx in txs:
+            self._seq += 1
+            self.mempool[self._seq] = tx.envelope
 
     def commit_block(self, block: Block) -> None:
         apply_diff(self.entries, block.state_diff)

@@ -52,7 +52,7 @@ class Loaded:
 class Store(Protocol):
     def load(self) -> Loaded: ...
     def pending(self, limit: int) -> list[tuple[int, bytes]]: ...
-    def add_pending(self, tx: Tx) -> None: ...
+    def add_pending(self, txs: list[Tx]) -> None: ...
     def commit_block(self, block: Block) -> None: ...
 
 
@@ -127,8 +127,22 @@ class Chain:
     # -- admission -------------------------------------------------------------------------
     def admit(self, envelope: bytes) -> Tx:
         tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
-        self.store.add_pending(tx)
+        self.store.add_pending([tx])
         return tx
+
+    def admit_many(self, envelopes: list[bytes]) -> tuple[list[Tx], list[tuple[int, AdmissionError]]]:
+        """Admit a batch against the committed state; the admitted ones reach the mempool in one write."""
+        state = State(self.entries)
+        admitted: list[Tx] = []
+        refused: list[tuple[int, AdmissionError]] = []
+        for i, envelope in enumerate(envelopes):
+            try:
+                admitted.append(self.registry.admit(envelope, state, self.chain_id))
+            except AdmissionError as e:
+                refused.append((i, e))
+        if admitted:
+            self.store.add_pending(admitted)
+        return admitted, refused
 
     # -- production ------------------------------------------------------------------------
     def build_block(self, pending: list[tuple[int, bytes]], timestamp_ms: int) -> Block:

@@ -114,7 +114,7 @@ class Wallet:
 
     def submit(self, envelope: bytes) -> bytes:
         tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
-        SqlStore().add_pending(tx)
+        SqlStore().add_pending([tx])
         return H(envelope)
 
     def ensure_account(self, wait_s: float) -> dict[str, Any] | None:

@@ -73,6 +73,8 @@ def test_genesis_funds_accounts_and_binds_legacy_addresses(mem_chain):
         {"alloc": [{"id_com": "0x" + "11" * 32, "balance": str(2**64)}]},
         {"alloc": [{"legacy": "dogecoin", "address": "0x00", "balance": "1"}]},
         {"chain_id": "seven"},
+        {"alloc": [{"legacy": "evm", "address": "0x" + "00" * 20, "private_key": "0x" + "11" * 32, "balance": "1"}]},
+        {"alloc": [{"rev": "0x1234", "balance": "1"}]},
     ],
 )
 def test_bad_genesis_configs_are_refused_clearly(patch):

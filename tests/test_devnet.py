@@ -64,3 +64,5 @@ def test_devnet_serves_status_with_a_rising_height(tmp_path):
         out, _ = proc.communicate(timeout=30)
     text = out.decode()
     assert "Prefunded accounts" in text and f"http://127.0.0.1:{port}/api/v1/status" in text
+    assert "REV     1111111111111111111111111111111111111111111111111111111111111111" in text
+    assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in text

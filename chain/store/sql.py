@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -70,13 +71,29 @@ class SqlStore:
             m.MempoolEntry.objects.filter(envelope_id__in=list(included)).delete()
         return [(seq, _b(env)) for seq, eid, env in rows if _b(eid) not in included]
 
-    def add_pending(self, tx: Tx) -> None:
-        eid = tx.envelope_id
+    def add_pending(self, txs: list[Tx]) -> None:
+        """Persist admitted transactions in the mempool, all or none; a duplicate refuses the batch."""
+        rows = [(tx.envelope_id, tx.opcode, tx.envelope) for tx in txs]
+        ids = [r[0] for r in rows]
+        if len(set(ids)) != len(ids):
+            raise AdmissionError("the same transaction twice in one batch", "already_known")
         try:
             with transaction.atomic():
-                if m.Transaction.objects.filter(envelope_id=eid).exists():
-                    raise AdmissionError("this transaction is already in a block", "already_known")
-                m.MempoolEntry.objects.create(envelope_id=eid, opcode=tx.opcode, envelope=tx.envelope)
+                for i in range(0, len(ids), BATCH):
+                    if m.Transaction.objects.filter(envelope_id__in=ids[i : i + BATCH]).exists():
+                        raise AdmissionError("this transaction is already in a block", "already_known")
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as wrapper, connection.wrap_database_errors:
+                        _copy(
+                            wrapper.cursor,
+                            "nvm_mempool (envelope_id, opcode, envelope, admitted_at)",
+                            ["bytea", "int2", "bytea", "timestamptz"],
+                            [(*r, _now()) for r in rows],
+                        )
+                else:
+                    m.MempoolEntry.objects.bulk_create(
+                        [m.MempoolEntry(envelope_id=e, opcode=o, envelope=v) for e, o, v in rows], batch_size=BATCH
+                    )
         except IntegrityError:
             raise AdmissionError("this transaction is already in the mempool", "already_known") from None
 
@@ -200,6 +217,10 @@ def _write(model: type, key_field: str, value_field: str, changes: Mapping[Any, 
     model.objects.bulk_create(  # type: ignore[attr-defined]
         rows, batch_size=BATCH, update_conflicts=True, unique_fields=[key_field], update_fields=[value_field]
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def genesis_root() -> bytes:

@@ -204,7 +204,7 @@ def submit_tx(request: HttpRequest) -> JsonResponse:
     envelope = parse_hex(text, "envelope")
     entries = SqlEntries()
     tx = _registry().admit(envelope, State(entries), chain_id_of(entries))
-    SqlStore().add_pending(tx)
+    SqlStore().add_pending([tx])
     return JsonResponse({"id": hx(tx.envelope_id), "ids": [hx(i) for i in tx.ids], "status": "pending"}, status=202)
 
 

@@ -54,6 +54,28 @@ def compute() -> dict[str, str]:
         "genesis_balance_slot_0": balance_slot(NATIVE_MINT, gen.accounts[0].id_com).hex(),
         "genesis_root": build_root(entries).hex(),
         "mint_record_example": MintRecord(1005, 9, bytes(32), "NVM", "n-VM").encode().hex(),
+        **native_vectors(),
+    }
+
+
+def native_vectors() -> dict[str, str]:
+    from chain.address import addresses_of
+    from chain.identity import id_com
+    from engines.native import tx as t
+    from engines.native.client import AceSigner
+
+    rev = bytes.fromhex("1111111111111111111111111111111111111111111111111111111111111111")
+    signer = AceSigner(rev, 7231053)
+    to = t.Ref(t.REF_EVM, bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266"))
+    transfer = signer.envelope(t.TRANSFER, 1, context=bytes(range(16)), mint=NATIVE_MINT, to=to, amount=1_500_000_000)
+    return {
+        "ace_rev": rev.hex(),
+        "ace_id_com": id_com(rev).hex(),
+        "ace_evm": addresses_of(id_com(rev))["evm"],
+        "ace_btc": addresses_of(id_com(rev))["btc"],
+        "native_create_account": signer.create_account().hex(),
+        "native_transfer": transfer.hex(),
+        "native_transfer_digest": t.digest_of(transfer[:-97]).hex(),
     }
 
 

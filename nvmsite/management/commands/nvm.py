@@ -94,9 +94,13 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        b.add_argument("scenario", choices=["state-root"])
-        b.add_argument("--keys", type=int, default=1_000_000)
-        b.add_argument("--updates", type=int, default=10_000)
+        b.add_argument("scenario", choices=["state-root", "native-transfer"])
+        b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
+        b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
+        b.add_argument("--txs", type=int, default=20_000, help="native-transfer: transactions")
+        b.add_argument("--senders", type=int, default=1_000, help="native-transfer: distinct signing accounts")
+        b.add_argument("--block-txs", type=int, default=20_000, help="native-transfer: transactions per block")
+        b.add_argument("--in-memory", action="store_true", help="native-transfer: execution only, no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -185,9 +189,14 @@ class Command(BaseCommand):
             self._send(opts, tx.BURN, mint=mint, amount=self._amount(opts, rec.decimals))
 
     def do_bench(self, opts: dict[str, Any]) -> None:
-        from bench import state_root
+        if opts["scenario"] == "state-root":
+            from bench import state_root
 
-        self.emit(state_root.run(opts["keys"], opts["updates"]))
+            self.emit(state_root.run(opts["keys"], opts["updates"]))
+        else:
+            from bench import native_transfer
+
+            self.emit(native_transfer.run(opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"]))
 
     def do_devnet(self, opts: dict[str, Any]) -> None:
         import uvicorn
@@ -222,16 +231,22 @@ def ensure_genesis(config: Path | None) -> dict[str, Any]:
         "chain_id": chain.chain_id,
         "height": head.height,
         "genesis_root": "0x" + sql.genesis_root().hex(),
-        "accounts": [
-            {
-                "label": a.label,
-                "id_com": "0x" + a.id_com.hex(),
-                **({a.legacy: "0x" + a.address.hex()} if a.legacy and a.address else {}),
-                "balance": str(a.balance),
-            }
-            for a in gen.accounts
-        ],
+        "accounts": [dev_account(a) for a in gen.accounts],
     }
+
+
+def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
+    from chain.address import addresses_of, evm_text
+
+    out: dict[str, Any] = {"label": a.label, "id_com": "0x" + a.id_com.hex(), "balance": str(a.balance)}
+    if a.rev is not None:
+        out["rev"] = a.rev.hex()
+        out["addresses"] = addresses_of(a.id_com)
+    if a.legacy == "evm" and a.address is not None:
+        out["evm"] = evm_text(a.address)
+    if a.private_key is not None:
+        out["private_key"] = "0x" + a.private_key.hex()
+    return out
 
 
 def devnet_banner(info: dict[str, Any], base: str) -> str:
@@ -239,17 +254,27 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
         "",
         f"n-VM devnet — chain id {info['chain_id']}, genesis root {info['genesis_root']}",
         "",
-        "Prefunded accounts (devnet only; balances in base units, 9 decimals):",
+        "Prefunded accounts — DEVNET ONLY, these secrets are public (balances in base units, 9 decimals):",
     ]
     for a in info["accounts"]:
-        where = a.get("evm") or a["id_com"]
-        lines.append(f"  {a['label']:<28} {where}  {a['balance']}")
+        lines.append(f"  {a['label']}: {a['balance']}")
+        if "rev" in a:
+            lines.append(f"      REV     {a['rev']}")
+            lines.append(f"      id_com  {a['id_com']}")
+            lines += [f"      {vm:<7} {text}" for vm, text in a["addresses"].items()]
+        if "evm" in a:
+            lines.append(f"      address {a['evm']}")
+        if "private_key" in a:
+            lines.append(f"      key     {a['private_key']}")
     lines += [
         "",
         "APIs:",
         f"  native JSON API  {base}/api/v1/status   (OpenAPI schema: {base}/api/v1/schema)",
         f"  blocks           {base}/api/v1/blocks",
         f"  state proofs     {base}/api/v1/state/proof?key=<hex>",
+        f"  identities       {base}/api/v1/identity/<id_com or any address>",
+        "",
+        "CLI: python manage.py nvm transfer --rev <REV> --to <any address> --amount 1.5",
         "",
     ]
     return "\n".join(lines)
