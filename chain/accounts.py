@@ -9,6 +9,8 @@ derived addresses in the other three VMs are bound with it (SPEC §2).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .identity import legacy_id_com, vm_address
 from .state import State, reverse_index_key
 
@@ -29,14 +31,20 @@ def derived_addresses(id_com: bytes) -> dict[str, bytes]:
     return {tag: index_bytes(tag, vm_address(id_com, tag)) for tag in TAGS}
 
 
+@lru_cache(maxsize=65536)
+def _derived_index_keys(id_com: bytes) -> tuple[tuple[str, bytes, bytes], ...]:
+    # A pure function of the id_com, cached: binding is checked on every transfer to an id_com.
+    return tuple((tag, address, reverse_index_key(tag, address)) for tag, address in derived_addresses(id_com).items())
+
+
 def lookup(state: State, tag: str, address: bytes) -> bytes | None:
     return state.get(reverse_index_key(tag, address))
 
 
 def bind_identity(state: State, id_com: bytes, skip: str | None = None) -> None:
     """Bind the identity's derived addresses (all but `skip`'s), once."""
-    for tag, address in derived_addresses(id_com).items():
-        if tag != skip and lookup(state, tag, address) is None:
+    for tag, address, key in _derived_index_keys(id_com):
+        if tag != skip and state.get(key) is None:
             state.bind_address(tag, address, id_com)
 
 

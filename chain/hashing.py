@@ -38,15 +38,14 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     if not leaves:
         return H(b"")
     level = [H(b"\x00" + leaf) for leaf in leaves]
-    return _mth(level, 0, len(level))
-
-
-def _mth(hashes: list[bytes], lo: int, hi: int) -> bytes:
-    n = hi - lo
-    if n == 1:
-        return hashes[lo]
-    k = 1 << ((n - 1).bit_length() - 1)
-    return H(b"\x01" + _mth(hashes, lo, lo + k) + _mth(hashes, lo + k, hi))
+    # Pairing bottom-up and carrying an odd last node up unpaired builds exactly RFC 6962's tree
+    # (its split at the largest power of two leaves the same nodes unpaired), without recursion.
+    while len(level) > 1:
+        paired = [H(b"\x01" + level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 class Reader:

@@ -8,6 +8,7 @@ a failure raises ExecutionError before anything is written. A zero balance is an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import ExecutionError
 from .hashing import U64_MAX, H, Reader
@@ -25,6 +26,7 @@ def allowance_slot(mint: bytes, owner: bytes, spender: bytes) -> bytes:
     return H(b"nvm/allow" + mint + owner + spender)
 
 
+@lru_cache(maxsize=4096)
 def mint_slot(mint: bytes) -> bytes:
     return H(b"nvm/mint" + mint)
 
@@ -73,13 +75,20 @@ def put_mint(state: State, mint: bytes, record: MintRecord) -> None:
     state.set(slot, record.encode())
 
 
+def mint_exists(state: State, mint: bytes) -> bool:
+    return state.get(mint_slot(mint)) is not None
+
+
 def balance(state: State, mint: bytes, id_com: bytes) -> int:
     raw = state.get(balance_slot(mint, id_com))
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
 def _set_balance(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
-    slot = balance_slot(mint, id_com)
+    _store(state, balance_slot(mint, id_com), amount)
+
+
+def _store(state: State, slot: bytes, amount: int) -> None:
     if amount:
         state.set(slot, amount.to_bytes(8, "big"))
     else:
@@ -87,17 +96,21 @@ def _set_balance(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
 
 
 def credit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
-    new = balance(state, mint, id_com) + amount
+    slot = balance_slot(mint, id_com)
+    raw = state.get(slot)
+    new = (0 if raw is None else int.from_bytes(raw, "big")) + amount
     if amount < 0 or new > U64_MAX:
         raise ExecutionError("balance would exceed the u64 maximum", "overflow")
-    _set_balance(state, mint, id_com, new)
+    _store(state, slot, new)
 
 
 def debit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
-    have = balance(state, mint, id_com)
+    slot = balance_slot(mint, id_com)
+    raw = state.get(slot)
+    have = 0 if raw is None else int.from_bytes(raw, "big")
     if amount < 0 or amount > have:
         raise ExecutionError(f"insufficient funds: have {have}, need {amount} base units", "insufficient_funds")
-    _set_balance(state, mint, id_com, have - amount)
+    _store(state, slot, have - amount)
 
 
 def mint_to(state: State, mint: bytes, id_com: bytes, amount: int) -> None:

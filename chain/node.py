@@ -92,6 +92,9 @@ class Chain:
         self.store = store
         self.registry = registry
         self.validator = validator
+        # Transactions this process admitted, by envelope: the block builder takes them from here
+        # instead of decoding the mempool rows again.
+        self._decoded: dict[bytes, Tx] = {}
         loaded = store.load()
         self.entries = loaded.entries
         self.tree = StateTree(loaded.nodes)
@@ -128,20 +131,21 @@ class Chain:
     def admit(self, envelope: bytes) -> Tx:
         tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
         self.store.add_pending([tx])
+        self._decoded[envelope] = tx
         return tx
 
     def admit_many(self, envelopes: list[bytes]) -> tuple[list[Tx], list[tuple[int, AdmissionError]]]:
         """Admit a batch against the committed state; the admitted ones reach the mempool in one write."""
-        state = State(self.entries)
         admitted: list[Tx] = []
         refused: list[tuple[int, AdmissionError]] = []
-        for i, envelope in enumerate(envelopes):
-            try:
-                admitted.append(self.registry.admit(envelope, state, self.chain_id))
-            except AdmissionError as e:
-                refused.append((i, e))
+        for i, result in enumerate(self.registry.admit_many(envelopes, State(self.entries), self.chain_id)):
+            if isinstance(result, AdmissionError):
+                refused.append((i, result))
+            else:
+                admitted.append(result)
         if admitted:
             self.store.add_pending(admitted)
+            self._decoded.update((tx.envelope, tx) for tx in admitted)
         return admitted, refused
 
     # -- production ------------------------------------------------------------------------
@@ -156,7 +160,7 @@ class Chain:
             state.begin_tx()
             try:
                 engine = self.registry.route(envelope)
-                tx = engine.decode(envelope)
+                tx = self._decoded.pop(envelope, None) or engine.decode(envelope)
             except (AdmissionError, ValueError) as e:
                 # Admitted under another configuration (an engine since removed): it is
                 # recorded as failed rather than dropped, so nothing admitted is ever lost.

@@ -81,7 +81,12 @@ class NativeEngine:
                 raise AdmissionError("create_account must be signed by the key it registers", "bad_signature")
         elif not registered:
             raise AdmissionError("no such account: create it first (opcode 0x02)", "no_account")
-        self._check_credential(ntx, registered)
+        if ntx.scheme == ATTESTATION:
+            key = self._attestation_key(ntx, registered)
+            if key is None:
+                raise AdmissionError("attestation does not verify", "bad_signature")
+        elif ntx.opcode != CREATE_ACCOUNT and (ntx.scheme, ntx.public) not in registered:
+            raise AdmissionError("the signing key is not a registered factor of the signer", "unknown_key")
         have = auth.nonce(state, ntx.signer)
         if ntx.nonce < have:
             raise AdmissionError(f"nonce {ntx.nonce} was already used (next is {have})", "nonce_too_low")
@@ -91,15 +96,10 @@ class NativeEngine:
             raise AdmissionError(f"cannot pay the fee of {NATIVE_FEE} base units", "insufficient_fee")
         return tx
 
-    def _check_credential(self, ntx: NativeTx, registered: list[tuple[int, bytes]]) -> None:
-        if ntx.scheme == ATTESTATION:
-            key = self._attestation_key(ntx, registered)
-            if key is None or not auth.check_attestation(key, ntx.digest, ntx.signature):
-                raise AdmissionError("attestation does not verify", "bad_signature")
-            return
-        if ntx.opcode != CREATE_ACCOUNT and (ntx.scheme, ntx.public) not in registered:
-            raise AdmissionError("the signing key is not a registered factor of the signer", "unknown_key")
-        if not verify_signature(ntx):
+    def verify(self, tx: Tx) -> None:
+        """Signatures (attestation tags were checked in `admit`: they need the validator's keys)."""
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        if ntx.scheme != ATTESTATION and not verify_signature(ntx):
             raise AdmissionError("signature does not verify", "bad_signature")
 
     def _attestation_key(self, ntx: NativeTx, registered: list[tuple[int, bytes]]) -> bytes | None:
@@ -215,7 +215,7 @@ class NativeEngine:
 
     @staticmethod
     def _mint(state: State, mint: bytes) -> bytes:
-        if ledger.get_mint(state, mint) is None:
+        if not ledger.mint_exists(state, mint):
             raise ExecutionError("no such mint", "unknown_mint")
         return mint
 

@@ -37,6 +37,9 @@ class KvEngine:
     def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
         return self.decode(envelope)
 
+    def verify(self, tx: Tx) -> None:
+        return None
+
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
         raw = state.get(FEE_KEY)
         state.set(FEE_KEY, ((int.from_bytes(raw, "big") if raw else 0) + 1).to_bytes(8, "big"))
