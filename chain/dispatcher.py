@@ -12,6 +12,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from .errors import AdmissionError, ExecutionError
@@ -46,7 +47,7 @@ class Tx:
     body: object = None
     context: bytes | None = None  # the optional 16-byte context tag (SPEC §2 context shards)
 
-    @property
+    @cached_property
     def envelope_id(self) -> bytes:
         return H(self.envelope)
 

@@ -18,6 +18,7 @@ NATIVE_MINT = H(b"nvm/mint/native")  # SPEC §2
 NATIVE_DECIMALS = 9  # SPEC §3
 
 
+@lru_cache(maxsize=1 << 16)  # pure; the same accounts come back block after block
 def balance_slot(mint: bytes, id_com: bytes) -> bytes:
     return H(b"nvm/bal" + mint + id_com)
 

@@ -9,9 +9,11 @@ database transaction. Only after the store returns does the in-memory view move 
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from nacl.signing import SigningKey
@@ -30,6 +32,10 @@ class ExecutedTx:
     tx: Tx
     receipt: Receipt
     diff: Diff
+
+    @cached_property
+    def receipt_bytes(self) -> bytes:
+        return self.receipt.encode()
 
 
 @dataclass
@@ -60,13 +66,16 @@ class CorruptStore(ChainError):
     code = "corrupt_store"
 
 
+_DIFF_HEAD = struct.Struct(">32sBI")
+_LEN = struct.Struct(">I")
+
+
 def encode_diff(diff: Diff) -> bytes:
     """Per-transaction diff as stored: key 32 || flags u8 (1 old present, 2 new present) || u32 len || old || u32 len || new."""
     out = []
     for key, old, new in diff:
-        flags = (old is not None) | ((new is not None) << 1)
         o, n = old or b"", new or b""
-        out += [key, bytes((flags,)), len(o).to_bytes(4, "big"), o, len(n).to_bytes(4, "big"), n]
+        out += [_DIFF_HEAD.pack(key, (old is not None) | ((new is not None) << 1), len(o)), o, _LEN.pack(len(n)), n]
     return b"".join(out)
 
 
@@ -124,7 +133,7 @@ class Chain:
             merkle_root([]),
             self.validator.verify_key.encode(),
         ).sign(self.validator)
-        self._commit(Block(header, [], diff, writes, state.notes))
+        self.commit(Block(header, [], diff, writes, state.notes))
         return header
 
     # -- admission -------------------------------------------------------------------------
@@ -177,7 +186,7 @@ class Chain:
             timestamp_ms,
             self.tree.root,
             merkle_root([e.tx.envelope for e in executed]),
-            merkle_root([e.receipt.encode() for e in executed]),
+            merkle_root([e.receipt_bytes for e in executed]),
             proposer,
         ).sign(self.validator)
         return Block(header, executed, diff, writes, state.notes, [seq for seq, _ in pending])
@@ -187,10 +196,11 @@ class Chain:
         if pending is None:
             pending = self.store.pending(max_txs)
         block = self.build_block(pending, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
-        self._commit(block)
+        self.commit(block)
         return block
 
-    def _commit(self, block: Block) -> None:
+    def commit(self, block: Block) -> None:
+        """Persist a block made by `build_block`, then move the in-memory view to it."""
         self.store.commit_block(block)
         apply_diff(self.entries, block.state_diff)
         self.head = block.header

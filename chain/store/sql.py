@@ -108,7 +108,7 @@ class SqlStore:
                 e.tx.envelope,
                 e.tx.context,
                 e.receipt.success,
-                e.receipt.encode(),
+                e.receipt_bytes,
                 encode_diff(e.diff),
             )
             for i, e in enumerate(block.txs)

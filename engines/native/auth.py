@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import threading
+from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 
@@ -34,10 +35,12 @@ KEY_LEN = {ED25519: 32, SECP256K1: 33, ATTESTATION: 32}
 MAX_FACTORS = 16
 
 
+@lru_cache(maxsize=1 << 16)
 def auth_slot(id_com: bytes) -> bytes:
     return H(b"nvm/auth" + id_com)
 
 
+@lru_cache(maxsize=1 << 16)
 def nonce_slot(id_com: bytes) -> bytes:
     return H(b"nvm/nonce" + id_com)
 

@@ -100,6 +100,7 @@ class Command(BaseCommand):
         b.add_argument("--txs", type=int, default=20_000, help="native-transfer: transactions")
         b.add_argument("--senders", type=int, default=1_000, help="native-transfer: distinct signing accounts")
         b.add_argument("--block-txs", type=int, default=20_000, help="native-transfer: transactions per block")
+        b.add_argument("--credential", choices=["ed25519", "secp256k1", "attestation"], default="ed25519")
         b.add_argument("--in-memory", action="store_true", help="native-transfer: execution only, no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
@@ -196,7 +197,7 @@ class Command(BaseCommand):
         else:
             from bench import native_transfer
 
-            self.emit(native_transfer.run(opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"]))
+            self.emit(native_transfer.run(opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"], opts["credential"]))
 
     def do_devnet(self, opts: dict[str, Any]) -> None:
         import uvicorn

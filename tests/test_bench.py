@@ -1,0 +1,29 @@
+"""The benchmarks run and check their own results (their speed is measured by `nvm bench`, not here)."""
+
+import pytest
+
+from bench import native_transfer, state_root
+from chain.memstore import MemoryStore
+from chain.store.sql import SqlStore
+
+
+def test_state_root_bench_reports_its_figures():
+    r = state_root.run(keys=2000, updates=200)
+    assert r["scenario"] == "state-root" and r["updates"] == 200 and r["seconds"] > 0 and r["tx_per_s"] > 0
+
+
+@pytest.mark.parametrize("credential", ["ed25519", "secp256k1", "attestation"])
+def test_native_transfer_bench_in_memory_every_credential(credential):
+    r = native_transfer.run_with(MemoryStore(), txs=300, senders=40, block_txs=300, credential=credential)
+    assert r["txs"] == 300 and r["blocks"] == 1 and r["credential"] == credential
+
+
+@pytest.mark.django_db(transaction=True)
+def test_native_transfer_bench_gives_one_state_root_in_every_mode():
+    """Memory or SQL, one block or many: the same transfers end in the same state root."""
+    roots = {
+        native_transfer.run_with(MemoryStore(), txs=300, senders=40, block_txs=300)["state_root"],
+        native_transfer.run_with(MemoryStore(), txs=300, senders=40, block_txs=70)["state_root"],
+        native_transfer.run_with(SqlStore(), txs=300, senders=40, block_txs=70)["state_root"],
+    }
+    assert len(roots) == 1
