@@ -18,7 +18,6 @@ import json
 import os
 import threading
 from functools import lru_cache
-from hashlib import sha256
 from pathlib import Path
 
 from nacl.exceptions import CryptoError
@@ -137,4 +136,4 @@ class SealedKeys:
 
 
 def check_attestation(key: bytes, digest: bytes, tag: bytes) -> bool:
-    return hmac.compare_digest(hmac.new(key, digest, sha256).digest(), tag)
+    return hmac.compare_digest(hmac.digest(key, digest, "sha256"), tag)

@@ -14,8 +14,8 @@ MetaMask address, a Phantom pubkey, a Bitcoin script or a Tron address directly.
 from __future__ import annotations
 
 import hmac
+import struct
 from dataclasses import dataclass
-from hashlib import sha256
 
 import coincurve
 from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, serialize_compact
@@ -176,7 +176,7 @@ def sign_secp256k1(unsigned_envelope: bytes, key: coincurve.PrivateKey) -> bytes
 
 
 def attest(unsigned_envelope: bytes, attestation_key: bytes) -> bytes:
-    tag = hmac.new(attestation_key, digest_of(unsigned_envelope), sha256).digest()
+    tag = hmac.digest(attestation_key, digest_of(unsigned_envelope), "sha256")
     return unsigned_envelope + bytes((ATTESTATION,)) + tag
 
 
@@ -247,14 +247,19 @@ def _payload(opcode: int, r: Reader) -> dict[str, object]:
     raise AdmissionError(f"opcode {opcode:#04x} is not assigned in the native runtime", "unassigned_opcode")
 
 
+_HEAD = struct.Struct(">BQ32sQB")  # opcode, chain_id, signer, nonce, flags
+
+
 def decode(envelope: bytes) -> NativeTx:
     """Strict decoding; every defect is an AdmissionError with code `malformed` (or `unassigned_opcode`)."""
     r = Reader(envelope)
     try:
-        opcode = r.uint(1)
+        if len(envelope) < _HEAD.size:
+            raise ValueError(f"{len(envelope)} bytes is shorter than the {_HEAD.size}-byte header")
+        opcode, chain_id, signer, nonce, flags = _HEAD.unpack_from(envelope)
+        r.pos = _HEAD.size
         if opcode not in OPCODE_NAMES:
             raise AdmissionError(f"opcode {opcode:#04x} is not assigned in the native runtime", "unassigned_opcode")
-        chain_id, signer, nonce, flags = r.uint(8), r.take(32), r.uint(8), r.uint(1)
         if flags & ~FLAG_CONTEXT:
             raise _bad(f"unknown flags {flags:#04x}")
         context = r.take(16) if flags & FLAG_CONTEXT else None
