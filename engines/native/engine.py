@@ -49,6 +49,20 @@ FEE_COLLECTOR = H(b"nvm/fee-collector")  # the id_com fees are paid to
 MAX_NONCE_AHEAD = 1_000  # how far past the account's nonce a transaction may be queued
 
 
+def signer_problem(ntx: NativeTx, registered: list[tuple[int, bytes]]) -> tuple[str, str] | None:
+    """Why the signer's account cannot sign this transaction, as (code, message); None if it can."""
+    if ntx.opcode == CREATE_ACCOUNT:
+        return ("account_exists", "this account already exists") if registered else None
+    if not registered:
+        return "no_account", "no such account: create it first (opcode 0x02)"
+    if ntx.scheme == ATTESTATION:
+        if not any(scheme == ATTESTATION for scheme, _ in registered):
+            return "unknown_key", "the signer has no attestation factor"
+    elif (ntx.scheme, ntx.public) not in registered:
+        return "unknown_key", "the signing key is not a registered factor of the signer"
+    return None
+
+
 def user_mint_id(authority: bytes, nonce: int) -> bytes:
     return H(b"nvm/mint/user" + authority + nonce.to_bytes(8, "big"))
 
@@ -71,22 +85,17 @@ class NativeEngine:
         if ntx.chain_id != chain_id:
             raise AdmissionError(f"signed for chain {ntx.chain_id}, this is chain {chain_id}", "wrong_chain")
         registered = auth.factors(state, ntx.signer)
+        problem = signer_problem(ntx, registered)
+        if problem is not None:
+            raise AdmissionError(problem[1], problem[0])
         if ntx.opcode == CREATE_ACCOUNT:
-            if registered:
-                raise AdmissionError("this account already exists", "account_exists")
             factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
             if factor.scheme == ATTESTATION:
                 raise AdmissionError("an account's first factor must be a signature key", "bad_factor")
             if (ntx.scheme, ntx.public) != (factor.scheme, factor.data):
                 raise AdmissionError("create_account must be signed by the key it registers", "bad_signature")
-        elif not registered:
-            raise AdmissionError("no such account: create it first (opcode 0x02)", "no_account")
-        if ntx.scheme == ATTESTATION:
-            key = self._attestation_key(ntx, registered)
-            if key is None:
-                raise AdmissionError("attestation does not verify", "bad_signature")
-        elif ntx.opcode != CREATE_ACCOUNT and (ntx.scheme, ntx.public) not in registered:
-            raise AdmissionError("the signing key is not a registered factor of the signer", "unknown_key")
+        if ntx.scheme == ATTESTATION and self._attestation_key(ntx, registered) is None:
+            raise AdmissionError("attestation does not verify", "bad_signature")
         have = auth.nonce(state, ntx.signer)
         if ntx.nonce < have:
             raise AdmissionError(f"nonce {ntx.nonce} was already used (next is {have})", "nonce_too_low")
@@ -123,15 +132,10 @@ class NativeEngine:
         have = auth.nonce(state, ntx.signer)
         if ntx.nonce != have:
             raise ExecutionError(f"nonce {ntx.nonce} is not the account's next ({have})", "bad_nonce")
-        registered = auth.factors(state, ntx.signer)
-        if ntx.opcode == CREATE_ACCOUNT:
-            if registered:
-                raise ExecutionError("this account already exists", "account_exists")
-        elif ntx.scheme == ATTESTATION:
-            if not any(s == ATTESTATION for s, _ in registered):
-                raise ExecutionError("the signer has no attestation factor any more", "unknown_key")
-        elif (ntx.scheme, ntx.public) not in registered:
-            raise ExecutionError("the signing key is no longer a registered factor", "unknown_key")
+        # admitted against an older state: another transaction may have rotated the key since
+        problem = signer_problem(ntx, auth.factors(state, ntx.signer))
+        if problem is not None:
+            raise ExecutionError(problem[1], problem[0])
         fee = self.fee(ntx)
         ledger.transfer(state, NATIVE_MINT, ntx.signer, FEE_COLLECTOR, fee)
         auth.set_nonce(state, ntx.signer, have + 1)
