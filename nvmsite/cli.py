@@ -16,7 +16,7 @@ from chain.address import addresses_of, parse_address
 from chain.dispatcher import Receipt
 from chain.errors import ChainError
 from chain.hashing import U64_MAX, H
-from chain.identity import id_com
+from chain.identity import id_com, multisig_id_com
 from chain.ledger import NATIVE_MINT, MintRecord, mint_slot
 from chain.node import chain_id_of
 from chain.state import State
@@ -51,6 +51,22 @@ def identity_new(rev_hex: str | None, chain_id: int) -> dict[str, Any]:
         "id_com": "0x" + ic.hex(),
         "addresses": addresses_of(ic),
         "warning": "the REV is the identity's master secret: keep it; the node never stores it",
+    }
+
+
+def multisig(threshold: int, members: list[str]) -> dict[str, Any]:
+    from rpc.native.identity import resolve_text
+
+    ids = [resolve_text(m)[0] for m in members]
+    try:
+        ms = multisig_id_com(threshold, ids)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    return {
+        "id_com": "0x" + ms.hex(),
+        "threshold": threshold,
+        "members": ["0x" + i.hex() for i in sorted(ids)],
+        "addresses": addresses_of(ms),
     }
 
 
@@ -155,4 +171,15 @@ def describe_amount(base: int, rec: MintRecord) -> dict[str, str]:
     return {"amount": ui_amount(base, rec.decimals), "symbol": rec.symbol, "base_units": str(base)}
 
 
-__all__ = ["CliError", "Wallet", "describe_amount", "identity_new", "mint_of", "parse_amount", "parse_rev", "ref_of", "wait_for"]
+__all__ = [
+    "CliError",
+    "Wallet",
+    "describe_amount",
+    "identity_new",
+    "mint_of",
+    "multisig",
+    "parse_amount",
+    "parse_rev",
+    "ref_of",
+    "wait_for",
+]

@@ -107,6 +107,18 @@ def test_cli_identity_new_is_deterministic_with_a_rev(node):
     assert cli("identity", "show", WALLET)["legacy"]["chain"] == "evm"
 
 
+def test_cli_multisig_identity_from_members_named_any_way(node):
+    from chain.identity import multisig_id_com
+
+    a, b = id_com(REV), id_com(b"\x22" * 32)
+    out = cli("identity", "multisig", "--threshold", "2", "--member", addresses_of(a)["svm"], "--member", "0x" + b.hex())
+    assert out["id_com"] == "0x" + multisig_id_com(2, [a, b]).hex() and out["addresses"] == addresses_of(
+        bytes.fromhex(out["id_com"][2:])
+    )
+    with pytest.raises(Exception, match="threshold"):
+        cli("identity", "multisig", "--threshold", "3", "--member", "0x" + a.hex(), "--member", "0x" + b.hex())
+
+
 def test_cli_transfer_submits_a_signed_transaction(node):
     # no producer runs here: the command admits and reports pending; the node then makes the block
     signer = AceSigner(REV, 7231053)

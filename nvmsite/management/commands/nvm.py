@@ -49,6 +49,9 @@ class Command(BaseCommand):
         new.add_argument("--rev", help="32-byte REV in hex")
         show = ident.add_parser("show", help="an identity by id_com or any VM's address")
         show.add_argument("address")
+        ms = ident.add_parser("multisig", help="the multisig identity of a threshold of members (SPEC §4)")
+        ms.add_argument("--threshold", type=int, required=True)
+        ms.add_argument("--member", action="append", required=True, help="a member's id_com or any address (repeat)")
 
         def signed(p: CommandParser, mint: bool = True) -> None:
             p.add_argument("--rev", required=True, help="the signer's REV (hex)")
@@ -139,6 +142,8 @@ class Command(BaseCommand):
     def do_identity(self, opts: dict[str, Any]) -> None:
         if opts["identity_action"] == "new":
             self.emit(cli.identity_new(opts["rev"], settings.NVM_CHAIN_ID))
+        elif opts["identity_action"] == "multisig":
+            self.emit(cli.multisig(opts["threshold"], opts["member"]))
         else:
             from rpc.native.identity import identity_payload
 
