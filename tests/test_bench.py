@@ -27,3 +27,14 @@ def test_native_transfer_bench_gives_one_state_root_in_every_mode():
         native_transfer.run_with(SqlStore(), txs=300, senders=40, block_txs=70)["state_root"],
     }
     assert len(roots) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_native_transfer_bench_with_admission_in_its_own_process():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the two-process run needs a database both processes reach (make test uses PostgreSQL)")
+    r = native_transfer.run_two_processes(txs=300, senders=40, block_txs=100)
+    assert r["txs"] == 300 and r["blocks"] >= 1
+    assert r["state_root"] == native_transfer.run_with(MemoryStore(), txs=300, senders=40, block_txs=300)["state_root"]

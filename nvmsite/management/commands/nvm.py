@@ -104,7 +104,14 @@ class Command(BaseCommand):
         b.add_argument("--senders", type=int, default=1_000, help="native-transfer: distinct signing accounts")
         b.add_argument("--block-txs", type=int, default=20_000, help="native-transfer: transactions per block")
         b.add_argument("--credential", choices=["ed25519", "secp256k1", "attestation"], default="ed25519")
-        b.add_argument("--in-memory", action="store_true", help="native-transfer: execution only, no database")
+        b.add_argument(
+            "--processes",
+            type=int,
+            choices=[1, 2],
+            default=1,
+            help="native-transfer on SQL: 2 = admission in a process of its own, as the web server does it",
+        )
+        b.add_argument("--in-memory", action="store_true", help="native-transfer: no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -202,7 +209,11 @@ class Command(BaseCommand):
         else:
             from bench import native_transfer
 
-            self.emit(native_transfer.run(opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"], opts["credential"]))
+            self.emit(
+                native_transfer.run(
+                    opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"], opts["credential"], opts["processes"]
+                )
+            )
 
     def do_devnet(self, opts: dict[str, Any]) -> None:
         import uvicorn
