@@ -248,3 +248,58 @@ def test_total_supply_is_conserved_by_any_sequence(tmp_path_factory, ops):
     s = State(node.entries)
     holders = [signers[0].id_com, signers[1].id_com, FEE_COLLECTOR]
     assert sum(balance(s, NATIVE_MINT, h) for h in holders) == get_mint(s, NATIVE_MINT).supply == 2 * FUNDS
+
+
+@pytest.fixture
+def c(node):
+    s = AceSigner(b"\x33" * 32, CHAIN_ID)
+    run(node, s.create_account())
+    return s
+
+
+def test_a_multisig_identity_receives_creates_its_account_and_spends_with_a_threshold(node, a, b, c):
+    from chain.identity import multisig_id_com
+    from engines.native.client import multisig_envelope
+
+    members = [a.id_com, b.id_com, c.id_com]
+    ms = multisig_id_com(2, members)
+
+    def ms_env(signers, opcode, nonce, **payload):
+        return multisig_envelope(CHAIN_ID, 2, members, signers, opcode, nonce, **payload)
+
+    run(node, a.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=ref(ms), amount=50_000))
+    assert bal(node, ms) == 50_000
+    factor = t.multisig_factor(2, members)
+    # its terms must hash to its id_com, and a threshold of members must consent
+    assert refused(node, ms_env([a], t.CREATE_ACCOUNT, 0, factor=factor)) == "too_few_signatures"
+    wrong_terms = multisig_envelope(CHAIN_ID, 2, members, [a, c], t.CREATE_ACCOUNT, 0, factor=t.multisig_factor(1, members))
+    assert refused(node, wrong_terms) == "bad_factor"
+    (created,) = run(node, ms_env([a, c], t.CREATE_ACCOUNT, 0, factor=factor))
+    assert created.receipt.success
+    (spent,) = run(node, ms_env([a, b], t.TRANSFER, 1, mint=NATIVE_MINT, to=ref(c.id_com), amount=7))
+    assert spent.receipt.success and bal(node, ms) == 50_000 - 7 - NATIVE_FEE
+    assert refused(node, ms_env([b], t.TRANSFER, 2, mint=NATIVE_MINT, to=ref(c.id_com), amount=1)) == "too_few_signatures"
+    outsider = AceSigner(b"\x44" * 32, CHAIN_ID)
+    run(node, outsider.create_account())
+    forged = multisig_envelope(
+        CHAIN_ID, 2, [*members, outsider.id_com], [a, outsider], t.TRANSFER, 2, mint=NATIVE_MINT, to=ref(c.id_com), amount=1
+    )
+    forged = forged[:9] + ms + forged[41:]  # claim to be the real multisig
+    assert refused(node, forged) in ("bad_signature", "unknown_key")
+    single = AceSigner(REV_A, CHAIN_ID)
+    single.id_com = ms
+    assert refused(node, single.envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=ref(c.id_com), amount=1)) == "unknown_key"
+    (fixed,) = run(node, ms_env([b, c], t.AUTH_KEY, 2, action=t.ADD, factor=t.Factor(t.ED25519, a.keys.ed25519_public)))
+    assert fixed.receipt.code == "multisig_fixed"
+
+
+def test_a_tampered_member_signature_is_refused(node, a, b, c):
+    from chain.identity import multisig_id_com
+    from engines.native.client import multisig_envelope
+
+    members = [a.id_com, b.id_com, c.id_com]
+    ms = multisig_id_com(2, members)
+    run(node, a.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=ref(ms), amount=50_000))
+    env = bytearray(multisig_envelope(CHAIN_ID, 2, members, [a, b], t.CREATE_ACCOUNT, 0, factor=t.multisig_factor(2, members)))
+    env[-1] ^= 1
+    assert refused(node, bytes(env)) == "bad_signature"

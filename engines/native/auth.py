@@ -2,7 +2,8 @@
 
 State: `H("nvm/auth" || id_com)` holds the account's factors, each `scheme u8 || key` with the
 key 32 bytes (Ed25519 public key), 33 (compressed secp256k1 public key) or 32 (for an
-attestation factor: the commitment `H("nvm/attest" || key)`, never the key). `H("nvm/nonce" ||
+attestation factor: the commitment `H("nvm/attest" || key)`, never the key); a multisig
+account holds instead its one factor `0x04 || threshold u8 || n u8 || sorted member id_coms`. `H("nvm/nonce" ||
 id_com)` holds the next nonce, u64. An account exists when it has a factor.
 
 Attestation keys reach the validator in a sealed box (X25519, to the Curve25519 form of the
@@ -28,7 +29,7 @@ from nacl.signing import SigningKey, VerifyKey
 from chain.hashing import H
 from chain.state import State
 
-from .tx import ATTESTATION, ED25519, SECP256K1
+from .tx import ATTESTATION, ED25519, MULTISIG, SECP256K1
 
 KEY_LEN = {ED25519: 32, SECP256K1: 33, ATTESTATION: 32}
 MAX_FACTORS = 16
@@ -54,7 +55,12 @@ def factor_id(scheme: int, key: bytes) -> bytes:
 
 
 def factors(state: State, id_com: bytes) -> list[tuple[int, bytes]]:
-    raw = state.get(auth_slot(id_com)) or b""
+    return parse_factors(state.get(auth_slot(id_com)) or b"")
+
+
+def parse_factors(raw: bytes) -> list[tuple[int, bytes]]:
+    if raw[:1] == bytes((MULTISIG,)):
+        return [(MULTISIG, raw[1:])]  # a multisig account's one factor: its terms
     out, i = [], 0
     while i < len(raw):
         scheme = raw[i]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nacl.signing import VerifyKey
 
-from chain.identity import derive_keys, id_com
+from chain.identity import derive_keys, id_com, multisig_id_com
 
 from . import tx as t
 from .auth import factor_id, seal_attestation_key
@@ -28,6 +28,10 @@ class AceSigner:
             return t.sign_secp256k1(unsigned, self.keys.evm)
         return t.attest(unsigned, self.keys.attestation_key)
 
+    def credential(self, unsigned: bytes, scheme: int = t.ED25519) -> bytes:
+        """This identity's credential alone (for a multisig's members)."""
+        return self.sign(unsigned, scheme)[len(unsigned) :]
+
     def envelope(
         self, opcode: int, nonce: int, scheme: int = t.ED25519, context: bytes | None = None, **payload: object
     ) -> bytes:
@@ -48,3 +52,22 @@ class AceSigner:
 
     def ed25519_factor_id(self) -> bytes:
         return factor_id(t.ED25519, self.keys.ed25519_public)
+
+
+def multisig_envelope(
+    chain_id: int,
+    threshold: int,
+    members: list[bytes],
+    signers: list[AceSigner],
+    opcode: int,
+    nonce: int,
+    scheme: int = t.ED25519,
+    context: bytes | None = None,
+    **payload: object,
+) -> bytes:
+    """A transaction of the multisig identity of (threshold, members), signed by `signers` (members)."""
+    ordered = sorted(members)
+    body = t.encode_payload(opcode, **payload)
+    unsigned = t.unsigned(opcode, chain_id, multisig_id_com(threshold, ordered), nonce, body, context)
+    parts = sorted((ordered.index(s.id_com), s.credential(unsigned, scheme)) for s in signers)
+    return t.cosign(unsigned, parts)

@@ -18,6 +18,7 @@ from chain.accounts import bind_identity, lookup, resolve
 from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
+from chain.identity import multisig_id_com
 from chain.ledger import NATIVE_MINT
 from chain.state import State
 
@@ -32,6 +33,7 @@ from .tx import (
     CREATE_ACCOUNT,
     CREATE_MINT,
     MINT_TO,
+    MULTISIG,
     REF_ID_COM,
     REMOVE,
     REPLACE,
@@ -41,6 +43,7 @@ from .tx import (
     NativeTx,
     Ref,
     decode,
+    multisig_terms,
     verify_signature,
 )
 
@@ -49,17 +52,82 @@ FEE_COLLECTOR = H(b"nvm/fee-collector")  # the id_com fees are paid to
 MAX_NONCE_AHEAD = 1_000  # how far past the account's nonce a transaction may be queued
 
 
-def signer_problem(ntx: NativeTx, registered: list[tuple[int, bytes]]) -> tuple[str, str] | None:
-    """Why the signer's account cannot sign this transaction, as (code, message); None if it can."""
+Problem = tuple[str, str] | None  # (code, message) of why a signer cannot sign; None if it can
+
+
+def signer_problem(ntx: NativeTx, state: State, sealed: SealedKeys | None, check_tags: bool) -> Problem:
+    """Whether the signer's account (or, for a multisig, its members' accounts) can sign this transaction.
+
+    Admission calls it with `check_tags` (attestation tags need the validator's keys); execution calls
+    it again without, since a key may have been rotated after admission.
+    """
+    registered = auth.factors(state, ntx.signer)
     if ntx.opcode == CREATE_ACCOUNT:
-        return ("account_exists", "this account already exists") if registered else None
+        if registered:
+            return "account_exists", "this account already exists"
+        if ntx.scheme != MULTISIG:
+            return None  # the payload's key must sign it: checked in `admit`
+        factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
+        if factor.scheme != MULTISIG:
+            return "bad_factor", "a multisig credential creates a multisig account"
+        threshold, members = multisig_terms(factor.data)
+        if multisig_id_com(threshold, members) != ntx.signer:
+            return "bad_factor", "these members and threshold do not make the signer's multisig id_com (SPEC §4)"
+        return _cosig_problem(ntx, state, threshold, members, sealed, check_tags)
     if not registered:
         return "no_account", "no such account: create it first (opcode 0x02)"
-    if ntx.scheme == ATTESTATION:
-        if not any(scheme == ATTESTATION for scheme, _ in registered):
-            return "unknown_key", "the signer has no attestation factor"
-    elif (ntx.scheme, ntx.public) not in registered:
-        return "unknown_key", "the signing key is not a registered factor of the signer"
+    if registered[0][0] == MULTISIG:
+        if ntx.scheme != MULTISIG:
+            return "unknown_key", "a multisig account signs with its members' signatures (credential 0x04)"
+        threshold, members = multisig_terms(registered[0][1])
+        return _cosig_problem(ntx, state, threshold, members, sealed, check_tags)
+    if ntx.scheme == MULTISIG:
+        return "unknown_key", "the signer is not a multisig account"
+    return _key_problem(ntx.signer, ntx.scheme, ntx.public, ntx.signature, ntx.digest, registered, sealed, check_tags)
+
+
+def _key_problem(
+    who: bytes,
+    scheme: int,
+    public: bytes,
+    tag: bytes,
+    digest: bytes,
+    registered: list[tuple[int, bytes]],
+    sealed: SealedKeys | None,
+    check_tags: bool,
+) -> Problem:
+    if scheme != ATTESTATION:
+        if (scheme, public) not in registered:
+            return "unknown_key", "the signing key is not a registered factor of its account"
+        return None
+    commitments = [key for s, key in registered if s == ATTESTATION]
+    if not commitments:
+        return "unknown_key", "the account has no attestation factor"
+    if not check_tags:
+        return None
+    if sealed is None:
+        return "attestation_unsupported", "this node holds no attestation keys"
+    for commitment in commitments:
+        key = sealed.key_for(who, commitment)
+        if key is not None and auth.check_attestation(key, digest, tag):
+            return None
+    return "bad_signature", "attestation does not verify"
+
+
+def _cosig_problem(
+    ntx: NativeTx, state: State, threshold: int, members: list[bytes], sealed: SealedKeys | None, check_tags: bool
+) -> Problem:
+    if len(ntx.cosigs) < threshold:
+        return "too_few_signatures", f"{threshold} of the {len(members)} members must sign; {len(ntx.cosigs)} did"
+    for c in ntx.cosigs:
+        if c.index >= len(members):
+            return "bad_signature", f"member index {c.index} is out of range"
+        member = members[c.index]
+        problem = _key_problem(
+            member, c.scheme, c.public, c.signature, ntx.digest, auth.factors(state, member), sealed, check_tags
+        )
+        if problem is not None:
+            return problem[0], f"member {c.index}: {problem[1]}"
     return None
 
 
@@ -84,18 +152,15 @@ class NativeEngine:
         ntx: NativeTx = tx.body  # type: ignore[assignment]
         if ntx.chain_id != chain_id:
             raise AdmissionError(f"signed for chain {ntx.chain_id}, this is chain {chain_id}", "wrong_chain")
-        registered = auth.factors(state, ntx.signer)
-        problem = signer_problem(ntx, registered)
+        problem = signer_problem(ntx, state, self.sealed, check_tags=True)
         if problem is not None:
             raise AdmissionError(problem[1], problem[0])
-        if ntx.opcode == CREATE_ACCOUNT:
+        if ntx.opcode == CREATE_ACCOUNT and ntx.scheme != MULTISIG:
             factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
-            if factor.scheme == ATTESTATION:
-                raise AdmissionError("an account's first factor must be a signature key", "bad_factor")
+            if factor.scheme in (ATTESTATION, MULTISIG):
+                raise AdmissionError("an account's first factor is a signature key (or a multisig's terms)", "bad_factor")
             if (ntx.scheme, ntx.public) != (factor.scheme, factor.data):
                 raise AdmissionError("create_account must be signed by the key it registers", "bad_signature")
-        if ntx.scheme == ATTESTATION and self._attestation_key(ntx, registered) is None:
-            raise AdmissionError("attestation does not verify", "bad_signature")
         have = auth.nonce(state, ntx.signer)
         if ntx.nonce < have:
             raise AdmissionError(f"nonce {ntx.nonce} was already used (next is {have})", "nonce_too_low")
@@ -111,16 +176,6 @@ class NativeEngine:
         if ntx.scheme != ATTESTATION and not verify_signature(ntx):
             raise AdmissionError("signature does not verify", "bad_signature")
 
-    def _attestation_key(self, ntx: NativeTx, registered: list[tuple[int, bytes]]) -> bytes | None:
-        if self.sealed is None:
-            raise AdmissionError("this node holds no attestation keys", "attestation_unsupported")
-        for scheme, commitment in registered:
-            if scheme == ATTESTATION:
-                key = self.sealed.key_for(ntx.signer, commitment)
-                if key is not None and auth.check_attestation(key, ntx.digest, ntx.signature):
-                    return key
-        return None
-
     @staticmethod
     def fee(ntx: NativeTx) -> int:
         return 0 if ntx.opcode == CREATE_ACCOUNT else NATIVE_FEE
@@ -133,7 +188,7 @@ class NativeEngine:
         if ntx.nonce != have:
             raise ExecutionError(f"nonce {ntx.nonce} is not the account's next ({have})", "bad_nonce")
         # admitted against an older state: another transaction may have rotated the key since
-        problem = signer_problem(ntx, auth.factors(state, ntx.signer))
+        problem = signer_problem(ntx, state, self.sealed, check_tags=False)
         if problem is not None:
             raise ExecutionError(problem[1], problem[0])
         fee = self.fee(ntx)
@@ -188,6 +243,8 @@ class NativeEngine:
 
     def _auth_key(self, state: State, signer: bytes, p: dict[str, object]) -> None:
         current = auth.factors(state, signer)
+        if current and current[0][0] == MULTISIG:
+            raise ExecutionError("a multisig account's members are fixed by its id_com", "multisig_fixed")
         action = p["action"]
         opened: bytes | None = None
         if action in (REMOVE, REPLACE):
@@ -198,6 +255,8 @@ class NativeEngine:
             current = kept
         if action in (ADD, REPLACE):
             factor: Factor = p["factor"]  # type: ignore[assignment]
+            if factor.scheme == MULTISIG:
+                raise ExecutionError("a multisig is an account of its own, not a factor of another", "bad_factor")
             key = factor.data
             if factor.scheme == ATTESTATION:
                 opened = self.sealed.open(factor.data) if self.sealed is not None else None

@@ -14,6 +14,7 @@ MetaMask address, a Phantom pubkey, a Bitcoin script or a Tron address directly.
 from __future__ import annotations
 
 import hmac
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -42,9 +43,10 @@ OPCODE_NAMES = {
 FLAG_CONTEXT = 0x01
 
 # credential / auth factor schemes
-ED25519, SECP256K1, ATTESTATION = 0x01, 0x02, 0x03
-SCHEME_NAMES = {ED25519: "ed25519", SECP256K1: "secp256k1", ATTESTATION: "attestation"}
-SIGNATURE_LEN = {ED25519: 32 + 64, SECP256K1: 33 + 64, ATTESTATION: 32}
+ED25519, SECP256K1, ATTESTATION, MULTISIG = 0x01, 0x02, 0x03, 0x04
+SCHEME_NAMES = {ED25519: "ed25519", SECP256K1: "secp256k1", ATTESTATION: "attestation", MULTISIG: "multisig"}
+SIGNATURE_LEN = {ED25519: 32 + 64, SECP256K1: 33 + 64, ATTESTATION: 32}  # single-key credentials
+MAX_MEMBERS = 16  # members of a multisig account this runtime signs for
 
 # AUTH_KEY actions
 ADD, REMOVE, REPLACE = 0x01, 0x02, 0x03
@@ -89,6 +91,29 @@ class Factor:
         return bytes((self.scheme,)) + self.data
 
 
+def multisig_factor(threshold: int, members: list[bytes]) -> Factor:
+    """A multisig account's only factor: `threshold u8 || n u8 || sorted member id_coms`."""
+    ordered = sorted(members)
+    return Factor(MULTISIG, bytes((threshold, len(ordered))) + b"".join(ordered))
+
+
+def multisig_terms(data: bytes) -> tuple[int, list[bytes]]:
+    return data[0], [data[2 + 32 * i : 34 + 32 * i] for i in range(data[1])]
+
+
+@dataclass(frozen=True)
+class Cosig:
+    """One member's part of a multisig credential: the member's index in the sorted member list."""
+
+    index: int
+    scheme: int
+    public: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return bytes((self.index, self.scheme)) + self.public + self.signature
+
+
 @dataclass(frozen=True)
 class NativeTx:
     opcode: int
@@ -101,6 +126,7 @@ class NativeTx:
     public: bytes  # the credential's key (empty for attestation)
     signature: bytes  # signature or attestation tag
     signed: bytes  # the envelope without the credential
+    cosigs: tuple[Cosig, ...] = ()  # the members' signatures, for a multisig credential
 
     @property
     def digest(self) -> bytes:
@@ -211,6 +237,14 @@ def _factor(r: Reader) -> Factor:
         return Factor(scheme, key)
     if scheme == ATTESTATION:
         return Factor(scheme, r.var(2))
+    if scheme == MULTISIG:
+        threshold, n = r.uint(1), r.uint(1)
+        members = [r.take(32) for _ in range(n)]
+        if not 1 <= threshold <= n <= MAX_MEMBERS:
+            raise _bad(f"a multisig has 1–{MAX_MEMBERS} members and a threshold of 1 to their number")
+        if any(a >= b for a, b in itertools.pairwise(members)):
+            raise _bad("multisig members must be distinct and sorted")
+        return Factor(scheme, bytes((threshold, n)) + b"".join(members))
     raise _bad(f"unknown auth scheme {scheme}")
 
 
@@ -266,29 +300,59 @@ def decode(envelope: bytes) -> NativeTx:
         payload = _payload(opcode, r)
         signed = envelope[: r.pos]
         scheme = r.uint(1)
-        if scheme not in SIGNATURE_LEN:
+        cosigs: tuple[Cosig, ...] = ()
+        if scheme == MULTISIG:
+            cosigs = tuple(_cosig(r) for _ in range(r.uint(1)))
+            if not cosigs or len({c.index for c in cosigs}) != len(cosigs):
+                raise _bad("a multisig credential has one signature per member, at least one")
+            public, signature = b"", b""
+        elif scheme in SIGNATURE_LEN:
+            public, signature = _split(scheme, r.take(SIGNATURE_LEN[scheme]))
+        else:
             raise _bad(f"unknown credential scheme {scheme}")
-        cred = r.take(SIGNATURE_LEN[scheme])
         r.done()
     except ValueError as e:
         raise _bad(f"native transaction: {e}") from None
-    public, signature = (b"", cred) if scheme == ATTESTATION else (cred[:-64], cred[-64:])
-    return NativeTx(opcode, chain_id, signer, nonce, context, payload, scheme, public, signature, signed)
+    return NativeTx(opcode, chain_id, signer, nonce, context, payload, scheme, public, signature, signed, cosigs)
+
+
+def _split(scheme: int, cred: bytes) -> tuple[bytes, bytes]:
+    return (b"", cred) if scheme == ATTESTATION else (cred[:-64], cred[-64:])
+
+
+def _cosig(r: Reader) -> Cosig:
+    index, scheme = r.uint(1), r.uint(1)
+    if scheme not in SIGNATURE_LEN:
+        raise _bad(f"unknown scheme {scheme} in a multisig credential")
+    return Cosig(index, scheme, *_split(scheme, r.take(SIGNATURE_LEN[scheme])))
 
 
 def verify_signature(tx: NativeTx) -> bool:
-    """Ed25519 / secp256k1 signature over the digest (attestation tags are checked by the validator)."""
+    """Ed25519 / secp256k1 signatures over the digest, a multisig's members' too (attestation tags are
+    checked by the validator, which holds the keys)."""
     digest = tx.digest
-    if tx.scheme == ED25519:
+    if tx.scheme == MULTISIG:
+        return all(c.scheme == ATTESTATION or _verify(c.scheme, c.public, c.signature, digest) for c in tx.cosigs)
+    return _verify(tx.scheme, tx.public, tx.signature, digest)
+
+
+def _verify(scheme: int, public: bytes, signature: bytes, digest: bytes) -> bool:
+    if scheme == ED25519:
         try:
-            crypto_sign_open(tx.signature + digest, tx.public)  # libsodium, without the GIL
+            crypto_sign_open(signature + digest, public)  # libsodium, without the GIL
         except (BadSignatureError, ValueError):
             return False
         return True
-    if tx.scheme == SECP256K1:
+    if scheme == SECP256K1:
         try:
-            der = cdata_to_der(deserialize_compact(tx.signature))
-            return bool(coincurve.PublicKey(tx.public).verify(der, digest, hasher=None))
+            der = cdata_to_der(deserialize_compact(signature))
+            return bool(coincurve.PublicKey(public).verify(der, digest, hasher=None))
         except ValueError:
             return False
     return False
+
+
+def cosign(unsigned_envelope: bytes, parts: list[tuple[int, bytes]]) -> bytes:
+    """A multisig credential from the members' single-key credentials (as `sign_ed25519` & co. append them):
+    `parts` is (member index, that member's credential bytes)."""
+    return unsigned_envelope + bytes((MULTISIG, len(parts))) + b"".join(bytes((i,)) + cred for i, cred in parts)

@@ -91,16 +91,10 @@ def identity_payload(text: str) -> dict[str, Any]:
         if base or mint == NATIVE_MINT:
             balances.append(entry)
 
-    factors_raw = values.get(auth.auth_slot(id_com), b"")
-    factors = []
-    i = 0
-    while i < len(factors_raw):
-        scheme = factors_raw[i]
-        key = factors_raw[i + 1 : i + 1 + auth.KEY_LEN[scheme]]
-        i += 1 + len(key)
-        factors.append(
-            {"scheme": SCHEME_NAMES[scheme], "key": "0x" + key.hex(), "factor_id": "0x" + auth.factor_id(scheme, key).hex()}
-        )
+    factors = [
+        {"scheme": SCHEME_NAMES[scheme], "key": "0x" + key.hex(), "factor_id": "0x" + auth.factor_id(scheme, key).hex()}
+        for scheme, key in auth.parse_factors(values.get(auth.auth_slot(id_com), b""))
+    ]
     h = head()
     return {
         "id_com": "0x" + id_com.hex(),
