@@ -24,7 +24,7 @@ from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore
 from engines.native import auth
 from engines.native import tx as t
-from engines.native.client import AceSigner
+from engines.native.client import AceSigner, multisig_envelope
 from rpc.native.identity import ui_amount
 
 
@@ -110,21 +110,48 @@ def parse_amount(text: str, decimals: int) -> int:
 
 
 class Wallet:
-    """One ACE identity submitting through this node's database."""
+    """An ACE identity — or a multisig of ACE identities — submitting through this node's database."""
 
-    def __init__(self, rev: bytes, registry: Any) -> None:
+    def __init__(
+        self, revs: list[bytes], registry: Any, threshold: int | None = None, members: list[bytes] | None = None
+    ) -> None:
         self.entries = SqlEntries()
         self.chain_id = chain_id_of(self.entries)
-        self.signer = AceSigner(rev, self.chain_id)
+        self.signers = [AceSigner(rev, self.chain_id) for rev in revs]
         self.registry = registry
+        self.threshold, self.members = threshold, sorted(members or [])
+        if members:
+            if threshold is None:
+                raise CliError("a multisig needs --threshold")
+            try:
+                self.id_com = multisig_id_com(threshold, self.members)
+            except ValueError as e:
+                raise CliError(str(e)) from None
+            strangers = [s for s in self.signers if s.id_com not in self.members]
+            if strangers:
+                raise CliError(f"--rev of {strangers[0].id_com.hex()} is not a member of this multisig")
+        elif len(self.signers) != 1:
+            raise CliError("several --rev sign only for a multisig (give its --member list and --threshold)")
+        else:
+            self.id_com = self.signers[0].id_com
+
+    def envelope(
+        self, opcode: int, nonce: int, scheme: int = t.ED25519, context: bytes | None = None, **payload: object
+    ) -> bytes:
+        if not self.members:
+            return self.signers[0].envelope(opcode, nonce, scheme, context, **payload)
+        assert self.threshold is not None
+        return multisig_envelope(
+            self.chain_id, self.threshold, self.members, self.signers, opcode, nonce, scheme, context, **payload
+        )
 
     def next_nonce(self) -> int:
         state = State(self.entries)
-        n = auth.nonce(state, self.signer.id_com)
+        n = auth.nonce(state, self.id_com)
         # transactions of this signer already waiting in the mempool hold the nonces after it
         for env in m.MempoolEntry.objects.filter(opcode__range=(0x01, 0x08)).values_list("envelope", flat=True):
             env = bytes(env)
-            if env[9:41] == self.signer.id_com:
+            if env[9:41] == self.id_com:
                 n += 1
         return n
 
@@ -134,16 +161,21 @@ class Wallet:
         return H(envelope)
 
     def ensure_account(self, wait_s: float) -> dict[str, Any] | None:
-        if auth.factors(State(self.entries), self.signer.id_com):
+        if auth.factors(State(self.entries), self.id_com):
             return None
-        created = wait_for(self.submit(self.signer.create_account()), max(wait_s, 10.0))
+        if self.members:
+            assert self.threshold is not None
+            first = self.envelope(t.CREATE_ACCOUNT, 0, factor=t.multisig_factor(self.threshold, self.members))
+        else:
+            first = self.signers[0].create_account()
+        created = wait_for(self.submit(first), max(wait_s, 10.0))
         if created["status"] != "committed":
             raise CliError("the account's creation is still pending: is the block producer running (make devnet)?")
         return created
 
-    def send(self, opcode: int, wait_s: float, **payload: object) -> dict[str, Any]:
+    def send(self, opcode: int, wait_s: float, **payload: Any) -> dict[str, Any]:
         created = self.ensure_account(wait_s)
-        result = wait_for(self.submit(self.signer.envelope(opcode, self.next_nonce(), **payload)), wait_s)
+        result = wait_for(self.submit(self.envelope(opcode, self.next_nonce(), **payload)), wait_s)
         if created is not None:
             result["created_account"] = created["id"]
         return result

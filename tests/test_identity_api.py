@@ -131,6 +131,54 @@ def test_cli_transfer_submits_a_signed_transaction(node):
     assert cli("identity", "show", WALLET)["balances"][0]["amount"] == "1.734567891"
 
 
+def test_cli_signs_for_a_multisig_with_its_members_revs(node):
+    from chain.identity import multisig_id_com
+
+    members = [AceSigner(REV, 7231053), AceSigner(b"\x22" * 32, 7231053)]
+    for s in members:
+        node.admit(s.create_account())
+    node.produce(10)
+    ms = multisig_id_com(2, [s.id_com for s in members])
+    node.admit(members[0].envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_ID_COM, ms), amount=10**6))
+    node.admit(
+        AceSigner(REV, 7231053).envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=t.Ref(t.REF_ID_COM, members[1].id_com), amount=10**6)
+    )
+    node.produce(10)
+    create = cli_wallet([REV, b"\x22" * 32], members, ms)
+    node.admit(create)
+    node.produce(10)
+    args = ["transfer", "--rev", REV.hex(), "--rev", (b"\x22" * 32).hex(), "--threshold", "2", "--wait", "0"]
+    args += ["--member", "0x" + members[0].id_com.hex(), "--member", addresses_of(members[1].id_com)["tron"]]
+    out = cli(*args, "--to", WALLET, "--base-units", "1000")
+    assert out["signer"] == "0x" + ms.hex() and out["status"] == "pending"
+    assert node.produce(10).txs[0].receipt.success
+    with pytest.raises(Exception, match="not a member"):
+        cli(
+            "transfer",
+            "--rev",
+            (b"\x99" * 32).hex(),
+            "--threshold",
+            "1",
+            "--member",
+            "0x" + members[0].id_com.hex(),
+            "--to",
+            WALLET,
+            "--amount",
+            "1",
+            "--wait",
+            "0",
+        )
+
+
+def cli_wallet(revs, members, ms):
+    from engines.native.client import multisig_envelope
+
+    ids = [m.id_com for m in members]
+    return multisig_envelope(
+        7231053, 2, ids, [AceSigner(r, 7231053) for r in revs], t.CREATE_ACCOUNT, 0, factor=t.multisig_factor(2, ids)
+    )
+
+
 def test_the_attestation_key_is_never_stored_in_clear(node, tmp_path):
     signer = AceSigner(REV, 7231053)
     node.admit(signer.create_account())

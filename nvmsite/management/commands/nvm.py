@@ -54,7 +54,11 @@ class Command(BaseCommand):
         ms.add_argument("--member", action="append", required=True, help="a member's id_com or any address (repeat)")
 
         def signed(p: CommandParser, mint: bool = True) -> None:
-            p.add_argument("--rev", required=True, help="the signer's REV (hex)")
+            p.add_argument(
+                "--rev", required=True, action="append", help="the signer's REV (hex); repeat for a multisig's members"
+            )
+            p.add_argument("--member", action="append", help="sign for the multisig of these members (repeat; any address)")
+            p.add_argument("--threshold", type=int, help="the multisig's threshold")
             if mint:
                 p.add_argument("--mint", default="NVM", help="mint id (hex) or NVM (default)")
             p.add_argument("--scheme", choices=["ed25519", "secp256k1", "attestation"], default="ed25519")
@@ -159,7 +163,12 @@ class Command(BaseCommand):
     def _send(self, opts: dict[str, Any], opcode: int, **payload: Any) -> None:
         from nvmsite.node import registry
 
-        wallet = cli.Wallet(cli.parse_rev(opts["rev"]), registry())
+        members = None
+        if opts.get("member"):
+            from rpc.native.identity import resolve_text
+
+            members = [resolve_text(text)[0] for text in opts["member"]]
+        wallet = cli.Wallet([cli.parse_rev(r) for r in opts["rev"]], registry(), opts.get("threshold"), members)
         scheme = {"ed25519": tx.ED25519, "secp256k1": tx.SECP256K1, "attestation": tx.ATTESTATION}[opts["scheme"]]
         context = None
         if opts.get("context"):
@@ -167,7 +176,7 @@ class Command(BaseCommand):
             if len(context) != 16:
                 raise cli.CliError("--context is 16 bytes of hex")
         result = wallet.send(opcode, opts["wait"], scheme=scheme, context=context, **payload)
-        result["signer"] = "0x" + wallet.signer.id_com.hex()
+        result["signer"] = "0x" + wallet.id_com.hex()
         self.emit(result)
 
     def _amount(self, opts: dict[str, Any], decimals: int) -> int:
