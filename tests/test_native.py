@@ -48,20 +48,21 @@ def node(tmp_path):
     return chain
 
 
+def account(node, rev: bytes) -> AceSigner:
+    """An ACE identity whose account exists (created in a block of its own)."""
+    s = AceSigner(rev, CHAIN_ID)
+    run(node, s.create_account())
+    return s
+
+
 @pytest.fixture
 def a(node):
-    s = AceSigner(REV_A, CHAIN_ID)
-    node.admit(s.create_account())
-    node.produce(10)
-    return s
+    return account(node, REV_A)
 
 
 @pytest.fixture
 def b(node):
-    s = AceSigner(REV_B, CHAIN_ID)
-    node.admit(s.create_account())
-    node.produce(10)
-    return s
+    return account(node, REV_B)
 
 
 def run(node, *envelopes):
@@ -252,9 +253,7 @@ def test_total_supply_is_conserved_by_any_sequence(tmp_path_factory, ops):
 
 @pytest.fixture
 def c(node):
-    s = AceSigner(b"\x33" * 32, CHAIN_ID)
-    run(node, s.create_account())
-    return s
+    return account(node, b"\x33" * 32)
 
 
 def test_a_multisig_identity_receives_creates_its_account_and_spends_with_a_threshold(node, a, b, c):
