@@ -24,14 +24,13 @@ from chain.dispatcher import Registry
 from chain.errors import AdmissionError
 from chain.genesis import CHAIN_ID_KEY
 from chain.hashing import H
-from chain.ledger import NATIVE_DECIMALS, NATIVE_MINT, MintRecord, balance, credit, get_mint, put_mint
+from chain.ledger import FEE_COLLECTOR, NATIVE_DECIMALS, NATIVE_MINT, MintRecord, balance, credit, get_mint, put_mint
 from chain.memstore import MemoryStore
 from chain.node import Chain, Store
 from chain.state import State
 from engines.native import NativeEngine, auth
 from engines.native import tx as t
 from engines.native.auth import SealedKeys
-from engines.native.engine import FEE_COLLECTOR
 
 CHAIN_ID = 7231053
 FUNDS = 10**15

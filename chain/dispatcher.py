@@ -62,15 +62,20 @@ class BlockContext:
     timestamp_ms: int
     chain_id: int
     proposer: bytes
+    recent_hashes: tuple[bytes, ...] = ()  # hashes of the blocks before this one, newest first (at most 256)
 
 
 @dataclass
 class Outcome:
-    """What a successful execution returns; failures raise ExecutionError instead."""
+    """What an execution returns. A failure that must undo everything raises ExecutionError instead;
+    `failure` (code, message) is for a VM whose failed transactions still change state the chain's
+    way (an EVM revert keeps the gas paid and the nonce used), so its writes are kept."""
 
     gas_used: int = 0
     output: bytes = b""
     logs: list[bytes] = field(default_factory=list)
+    fee: int = 0  # base units charged inside the execution (an EVM's gas), added to charge_fee's
+    failure: tuple[str, str] | None = None
 
 
 class Engine(Protocol):
@@ -253,4 +258,7 @@ def execute_tx(engine: Engine, tx: Tx, state: State, ctx: BlockContext) -> Recei
         log.exception("engine %s raised while executing %s", engine.name, tx.envelope_id.hex())
         return Receipt(False, fee, 0, "internal_error", f"the {engine.name} engine failed unexpectedly")
     state.commit(snap)
-    return Receipt(True, fee, outcome.gas_used, "", "", outcome.output, list(outcome.logs))
+    code, message = outcome.failure or ("", "")
+    return Receipt(
+        outcome.failure is None, fee + outcome.fee, outcome.gas_used, code, message, outcome.output, list(outcome.logs)
+    )

@@ -16,6 +16,7 @@ from .state import State
 
 NATIVE_MINT = H(b"nvm/mint/native")  # SPEC §2
 NATIVE_DECIMALS = 9  # SPEC §3
+FEE_COLLECTOR = H(b"nvm/fee-collector")  # the id_com every VM pays fees to, so fees never change the supply
 
 
 @lru_cache(maxsize=1 << 16)  # pure; the same accounts come back block after block

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .blocks import Header
 from .dispatcher import Tx
-from .node import Block, Loaded
+from .node import RECENT_BLOCKS, Block, Loaded
 from .state import apply_diff
 
 
@@ -18,7 +18,8 @@ class MemoryStore:
 
     def load(self) -> Loaded:
         head: Header | None = self.blocks[-1].header if self.blocks else None
-        return Loaded(dict(self.entries), dict(self.nodes), head)
+        recent = [b.header.hash for b in reversed(self.blocks[-RECENT_BLOCKS:])]
+        return Loaded(dict(self.entries), dict(self.nodes), head, recent)
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         return list(self.mempool.items())[:limit]

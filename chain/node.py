@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,6 +54,7 @@ class Loaded:
     entries: dict[bytes, bytes]
     nodes: dict[str, bytes]
     head: Header | None
+    recent_hashes: list[bytes] = field(default_factory=list)  # newest first, at most RECENT_BLOCKS
 
 
 class Store(Protocol):
@@ -60,6 +62,9 @@ class Store(Protocol):
     def pending(self, limit: int) -> list[tuple[int, bytes]]: ...
     def add_pending(self, txs: list[Tx]) -> None: ...
     def commit_block(self, block: Block) -> None: ...
+
+
+RECENT_BLOCKS = 256  # how far back a VM may ask for a block hash (the EVM's BLOCKHASH)
 
 
 class CorruptStore(ChainError):
@@ -108,6 +113,7 @@ class Chain:
         self.entries = loaded.entries
         self.tree = StateTree(loaded.nodes)
         self.head = loaded.head
+        self.recent_hashes: deque[bytes] = deque(loaded.recent_hashes, maxlen=RECENT_BLOCKS)
         if self.head is not None and self.tree.root != self.head.state_root:
             raise CorruptStore(f"stored tree root {self.tree.root.hex()} differs from block {self.head.height}'s state root")
 
@@ -162,7 +168,7 @@ class Chain:
         head = self._require_head()
         timestamp_ms = max(timestamp_ms, head.timestamp_ms + 1)
         proposer = self.validator.verify_key.encode()
-        ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer)
+        ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer, tuple(self.recent_hashes))
         state = State(self.entries)
         executed: list[ExecutedTx] = []
         for _seq, envelope in pending:
@@ -204,6 +210,7 @@ class Chain:
         self.store.commit_block(block)
         apply_diff(self.entries, block.state_diff)
         self.head = block.header
+        self.recent_hashes.appendleft(block.header.hash)
 
     def _require_head(self) -> Header:
         if self.head is None:

@@ -95,7 +95,7 @@ NVM_BLOCK_INTERVAL_MS = int(os.environ.get("NVM_BLOCK_INTERVAL_MS", "400"))
 NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arrives
 NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
-NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "engines.native").split(",") if e]
+NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "engines.native,engines.evm").split(",") if e]
 
 LOGGING = {
     "version": 1,

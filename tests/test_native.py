@@ -10,14 +10,14 @@ from chain.dispatcher import Registry
 from chain.errors import AdmissionError
 from chain.genesis import parse
 from chain.identity import id_com, legacy_id_com
-from chain.ledger import NATIVE_MINT, allowance, balance, get_mint
+from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, allowance, balance, get_mint
 from chain.memstore import MemoryStore
 from chain.node import Chain
 from chain.state import State
 from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
-from engines.native.engine import FEE_COLLECTOR, NATIVE_FEE, user_mint_id
+from engines.native.engine import NATIVE_FEE, user_mint_id
 
 CHAIN_ID = 7231053
 REV_A, REV_B = b"\x11" * 32, bytes(range(32))

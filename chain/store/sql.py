@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from chain.blocks import Header
 from chain.dispatcher import Tx
 from chain.errors import AdmissionError
-from chain.node import Block, Loaded, encode_diff
+from chain.node import RECENT_BLOCKS, Block, Loaded, encode_diff
 
 from . import models as m
 
@@ -57,7 +57,8 @@ class SqlStore:
         with transaction.atomic():
             entries = {_b(k): _b(v) for k, v in m.StateEntry.objects.values_list("key", "value").iterator(BATCH)}
             nodes = {p: _b(b) for p, b in m.TreeNode.objects.values_list("path", "blob").iterator(BATCH)}
-            return Loaded(entries, nodes, head())
+            recent = [_b(h) for h in m.Block.objects.order_by("-height").values_list("hash", flat=True)[:RECENT_BLOCKS]]
+            return Loaded(entries, nodes, head(), recent)
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         with connection.cursor() as c:  # raw: the ORM's per-row work would cost more than the query

@@ -19,7 +19,7 @@ from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
 from chain.identity import multisig_id_com
-from chain.ledger import NATIVE_MINT
+from chain.ledger import FEE_COLLECTOR, NATIVE_MINT
 from chain.state import State
 
 from . import auth
@@ -48,7 +48,6 @@ from .tx import (
 )
 
 NATIVE_FEE = 5_000  # base units (0.000005 NVM) per transaction
-FEE_COLLECTOR = H(b"nvm/fee-collector")  # the id_com fees are paid to
 MAX_NONCE_AHEAD = 1_000  # how far past the account's nonce a transaction may be queued
 
 

@@ -1,0 +1,245 @@
+"""py-evm's account database over the chain's shared state (SPEC §3; shared/notes/py-evm-over-shared-state.md).
+
+Every write goes straight to the chain `State`, whose snapshots are py-evm's checkpoints, so a
+reverted call, a failed transaction and an outer revert by the dispatcher all undo the same way.
+
+Where an EVM account lives in the shared state (docs/PROTOCOL.md §10):
+- balance: the native ledger balance of the identity the address is bound to (reverse index),
+  shown in wei = base units × 10^9 + that identity's dust slot; an address never seen is bound to
+  its legacy identity when it first receives value;
+- `H("nvm/evm/account" || address)` = 0x01 while the account exists (Ethereum tells an empty
+  account from a missing one);
+- `H("nvm/evm/nonce" || address)` u64; `H("nvm/evm/code" || address)` the code and
+  `H("nvm/evm/codehash" || address)` its keccak;
+- storage slot `H("nvm/evm/storage" || address || generation u32 || slot 32)`, minimal big-endian
+  value; `H("nvm/evm/gen" || address)` the generation, bumped by SELFDESTRUCT, so wiping an
+  account's storage is one write, not a scan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import AccountDatabaseAPI
+from eth.constants import BLANK_ROOT_HASH
+from eth.typing import JournalDBCheckpoint
+from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
+
+from chain.accounts import lookup, resolve
+from chain.hashing import H
+from chain.ledger import set_wei_balance, wei_balance
+from chain.state import State
+
+EMPTY_CODE_HASH = keccak(b"")
+EXISTS = b"\x01"
+
+
+def account_key(address: bytes) -> bytes:
+    return H(b"nvm/evm/account" + address)
+
+
+def nonce_key(address: bytes) -> bytes:
+    return H(b"nvm/evm/nonce" + address)
+
+
+def code_key(address: bytes) -> bytes:
+    return H(b"nvm/evm/code" + address)
+
+
+def code_hash_key(address: bytes) -> bytes:
+    return H(b"nvm/evm/codehash" + address)
+
+
+def generation_key(address: bytes) -> bytes:
+    return H(b"nvm/evm/gen" + address)
+
+
+def storage_key(address: bytes, generation: int, slot: int) -> bytes:
+    return H(b"nvm/evm/storage" + address + generation.to_bytes(4, "big") + slot.to_bytes(32, "big"))
+
+
+def _int(raw: bytes | None) -> int:
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+def _min_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+
+
+class SharedAccounts(AccountDatabaseAPI):
+    """`db` is the chain's `State` (BaseState hands its `db` straight to this class)."""
+
+    def __init__(self, db: Any, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+        self.state: State = db
+        self._warm: set[object] = set()
+        self._warm_log: list[object] = []  # undo log of marks, cut back on discard
+        self._checkpoints: dict[int, int] = {}
+        self._original: dict[tuple[bytes, int], int] = {}
+        self.touched: set[bytes] = set()  # every address this database saw written (statetests enumerate them)
+
+    # -- roots: the chain's state root covers all of this, per block --------------------------
+    @property
+    def state_root(self) -> Hash32:
+        return BLANK_ROOT_HASH
+
+    @state_root.setter
+    def state_root(self, value: Hash32) -> None:
+        pass  # BaseState.revert() writes it back; the snapshot already restored everything
+
+    def has_root(self, state_root: bytes) -> bool:
+        return True
+
+    def make_state_root(self) -> Hash32:
+        return BLANK_ROOT_HASH
+
+    def persist(self) -> Any:
+        raise NotImplementedError("the chain persists the shared state per block, never py-evm")
+
+    # -- balance -----------------------------------------------------------------------------
+    def get_balance(self, address: Address) -> int:
+        id_com = lookup(self.state, "evm", address)
+        return 0 if id_com is None else wei_balance(self.state, id_com)
+
+    def set_balance(self, address: Address, balance: int) -> None:
+        id_com = lookup(self.state, "evm", address)
+        if id_com is None:
+            if balance == 0:
+                self._mark(address)
+                return
+            id_com = resolve(self.state, "evm", address)  # first receipt binds its identity
+        set_wei_balance(self.state, id_com, balance)
+        self._mark(address)
+
+    # -- nonce and code ----------------------------------------------------------------------
+    def get_nonce(self, address: Address) -> int:
+        return _int(self.state.get(nonce_key(address)))
+
+    def set_nonce(self, address: Address, nonce: int) -> None:
+        if nonce:
+            self.state.set(nonce_key(address), nonce.to_bytes(8, "big"))
+        else:
+            self.state.delete(nonce_key(address))
+        self._mark(address)
+
+    def increment_nonce(self, address: Address) -> None:
+        self.set_nonce(address, self.get_nonce(address) + 1)
+
+    def get_code(self, address: Address) -> bytes:
+        return self.state.get(code_key(address)) or b""
+
+    def set_code(self, address: Address, code: bytes) -> None:
+        if code:
+            self.state.set(code_key(address), code)
+            self.state.set(code_hash_key(address), keccak(code))
+        else:
+            self.state.delete(code_key(address))
+            self.state.delete(code_hash_key(address))
+        self._mark(address)
+
+    def get_code_hash(self, address: Address) -> Hash32:
+        return Hash32(self.state.get(code_hash_key(address)) or EMPTY_CODE_HASH)
+
+    def delete_code(self, address: Address) -> None:
+        self.set_code(address, b"")
+
+    # -- storage -----------------------------------------------------------------------------
+    def _slot_key(self, address: bytes, slot: int) -> bytes:
+        return storage_key(address, _int(self.state.get(generation_key(address))), slot)
+
+    def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
+        if not from_journal and (address, slot) in self._original:
+            return self._original[(address, slot)]  # the value when the transaction began (SSTORE gas)
+        return _int(self.state.get(self._slot_key(address, slot)))
+
+    def set_storage(self, address: Address, slot: int, value: int) -> None:
+        key = self._slot_key(address, slot)
+        if (address, slot) not in self._original:
+            self._original[(address, slot)] = _int(self.state.get(key))
+        if value:
+            self.state.set(key, _min_bytes(value))
+        else:
+            self.state.delete(key)
+        self.touched.add(address)
+
+    def delete_storage(self, address: Address) -> None:
+        generation = _int(self.state.get(generation_key(address))) + 1
+        self.state.set(generation_key(address), generation.to_bytes(4, "big"))
+        # the new generation is empty: every slot now reads zero, and so does its original value
+        self._original = {k: v for k, v in self._original.items() if k[0] != address}
+        self.touched.add(address)
+
+    # -- existence ---------------------------------------------------------------------------
+    def _mark(self, address: bytes) -> None:
+        if self.state.get(account_key(address)) is None:
+            self.state.set(account_key(address), EXISTS)
+        self.touched.add(address)
+
+    def account_has_code_or_nonce(self, address: Address) -> bool:
+        return self.get_nonce(address) != 0 or self.state.get(code_hash_key(address)) is not None
+
+    def account_exists(self, address: Address) -> bool:
+        return self.state.get(account_key(address)) is not None or self.get_balance(address) > 0
+
+    def touch_account(self, address: Address) -> None:
+        self._mark(address)
+
+    def account_is_empty(self, address: Address) -> bool:
+        return not self.account_has_code_or_nonce(address) and self.get_balance(address) == 0
+
+    def delete_account(self, address: Address) -> None:
+        """SELFDESTRUCT's end and EIP-161's clearing: the account goes; its identity (and any balance
+        it holds in other VMs' terms) stays, since identities are never deleted."""
+        if self.get_balance(address):
+            self.set_balance(address, 0)
+        self.state.delete(nonce_key(address))
+        self.state.delete(code_key(address))
+        self.state.delete(code_hash_key(address))
+        self.delete_storage(address)
+        self.state.delete(account_key(address))
+
+    # -- warm / cold (EIP-2929), journaled with the checkpoints ------------------------------
+    def _warm_up(self, item: object) -> None:
+        if item not in self._warm:
+            self._warm.add(item)
+            self._warm_log.append(item)
+
+    def is_address_warm(self, address: Address) -> bool:
+        return address in self._warm
+
+    def mark_address_warm(self, address: Address) -> None:
+        self._warm_up(address)
+
+    def is_storage_warm(self, address: Address, slot: int) -> bool:
+        return (address, slot) in self._warm
+
+    def mark_storage_warm(self, address: Address, slot: int) -> None:
+        self._warm_up((address, slot))
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def record(self) -> JournalDBCheckpoint:
+        snap = self.state.snapshot()
+        self._checkpoints[snap] = len(self._warm_log)
+        return JournalDBCheckpoint(snap)
+
+    def discard(self, checkpoint: JournalDBCheckpoint) -> None:
+        self.state.revert(checkpoint)
+        self._cut_warm(checkpoint)
+
+    def commit(self, checkpoint: JournalDBCheckpoint) -> None:
+        self.state.commit(checkpoint)
+        self._checkpoints = {k: v for k, v in self._checkpoints.items() if k < checkpoint}
+
+    def _cut_warm(self, checkpoint: int) -> None:
+        keep = self._checkpoints.get(checkpoint, len(self._warm_log))
+        for item in self._warm_log[keep:]:
+            self._warm.discard(item)
+        del self._warm_log[keep:]
+        self._checkpoints = {k: v for k, v in self._checkpoints.items() if k < checkpoint}
+
+    def lock_changes(self) -> None:
+        """A new transaction: nothing is warm, and original storage values are read afresh."""
+        self._warm.clear()
+        self._warm_log.clear()
+        self._checkpoints.clear()
+        self._original.clear()

@@ -1,0 +1,201 @@
+"""The EVM engine (opcodes 0x10–0x1F, SPEC §1): py-evm's interpreter over the shared state.
+
+0x10 carries a raw Ethereum transaction byte-exact (legacy with EIP-155, EIP-2930, EIP-1559).
+Admission decodes it with py-evm's transaction builder, recovers the sender (coincurve, through
+eth-keys) and checks what py-evm does not (shared/notes/py-evm-over-shared-state.md): the chain id,
+gas ≥ intrinsic gas, priority fee ≤ max fee ≤ … ≥ base fee, EIP-3607 (no code at the sender), the
+nonce, the initcode size and that the sender can pay gas × max fee + value.
+
+Fees (docs/PROTOCOL.md §10): the base fee is a constant 1 gwei per gas (one base unit). Nothing
+is burned — base fee and tip both go to the fee collector, whose EVM address is the block's
+coinbase — so the EVM's fees, like the native runtime's, never change the supply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import rlp
+from eth.abc import SignedTransactionAPI
+from eth.exceptions import PyEVMError, UnrecognizedTransactionType
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth.vm.forks.shanghai.state import ShanghaiState, ShanghaiTransactionExecutor
+from eth_keys.exceptions import BadSignature
+from eth_typing import Address, BlockNumber, Hash32
+from eth_utils.exceptions import ValidationError
+
+from chain.accounts import bind_identity
+from chain.dispatcher import BlockContext, Outcome, Tx
+from chain.errors import AdmissionError, ExecutionError
+from chain.identity import vm_address
+from chain.ledger import WEI_PER_BASE
+from chain.state import State
+
+from .accounts import SharedAccounts
+
+RAW_TX, ACE_CALL = 0x10, 0x11
+BASE_FEE_WEI = 10**9  # 1 gwei per gas = one base unit
+BLOCK_GAS_LIMIT = 30_000_000
+MAX_INITCODE = 2 * 24_576  # EIP-3860
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+MAX_NONCE_AHEAD = 1_000
+
+
+class NvmExecutor(ShanghaiTransactionExecutor):
+    """Shanghai's executor, with the base fee paid to the coinbase (the fee collector) instead of burned."""
+
+    def finalize_computation(self, transaction: SignedTransactionAPI, computation: Any) -> Any:
+        computation = super().finalize_computation(transaction, computation)
+        gas_used = (
+            transaction.gas
+            - computation.get_gas_remaining()
+            - self.calculate_gas_refund(computation, transaction.gas - computation.get_gas_remaining())
+        )
+        self.vm_state.delta_balance(self.vm_state.coinbase, gas_used * self.vm_state.execution_context.base_fee_per_gas)
+        return computation
+
+
+class NvmShanghaiState(ShanghaiState):
+    account_db_class = SharedAccounts
+    transaction_executor_class = NvmExecutor
+
+
+@dataclass
+class EvmTx:
+    tx: SignedTransactionAPI
+    sender: Address
+    hash: bytes
+
+
+@dataclass
+class EvmEngine:
+    fee_collector: bytes  # id_com that receives every EVM fee
+    name: str = "evm"
+    first_opcode: int = 0x10
+    last_opcode: int = 0x1F
+
+    def __post_init__(self) -> None:
+        self.builder = ShanghaiVM.get_transaction_builder()
+        self.coinbase = Address(vm_address(self.fee_collector, "evm"))
+
+    # -- admission ---------------------------------------------------------------------------
+    def decode(self, envelope: bytes) -> Tx:
+        op = envelope[0]
+        if op == ACE_CALL:
+            raise AdmissionError("EVM calls authorised by an ACE credential (0x11) are not supported yet", "unsupported")
+        if op != RAW_TX:
+            raise AdmissionError(f"opcode {op:#04x} is not assigned in the EVM range", "unassigned_opcode")
+        raw = envelope[1:]
+        try:
+            tx = self.builder.decode(raw)
+        except (
+            rlp.DecodingError,
+            rlp.DeserializationError,
+            UnrecognizedTransactionType,
+            ValidationError,
+            ValueError,
+            TypeError,
+            IndexError,
+        ) as e:
+            raise AdmissionError(f"not a valid Ethereum transaction: {e}", "malformed") from None
+        if tx.encode() != raw:
+            raise AdmissionError("the transaction is not in canonical encoding", "malformed")
+        if not (0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2):
+            raise AdmissionError("signature values out of range (EIP-2 requires a low s)", "bad_signature")
+        try:
+            sender = tx.sender
+        except (BadSignature, ValidationError, ValueError) as e:
+            raise AdmissionError(f"the signature does not recover a sender: {e}", "bad_signature") from None
+        tx_hash = tx.hash
+        return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))
+
+    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+        wrapped = self.decode(envelope)
+        etx: EvmTx = wrapped.body  # type: ignore[assignment]
+        tx = etx.tx
+        if tx.chain_id is None:
+            raise AdmissionError("a transaction without EIP-155 replay protection is refused", "wrong_chain")
+        if tx.chain_id != chain_id:
+            raise AdmissionError(f"signed for chain {tx.chain_id}, this is chain {chain_id}", "wrong_chain")
+        if tx.gas > BLOCK_GAS_LIMIT:
+            raise AdmissionError(f"gas limit {tx.gas} exceeds the block gas limit {BLOCK_GAS_LIMIT}", "gas_limit")
+        if tx.gas < tx.intrinsic_gas:
+            raise AdmissionError(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}", "intrinsic_gas")
+        if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
+            raise AdmissionError("max priority fee exceeds max fee", "fee_cap")
+        if tx.max_fee_per_gas < BASE_FEE_WEI:
+            raise AdmissionError(f"max fee per gas is below the base fee of {BASE_FEE_WEI} wei", "fee_too_low")
+        if tx.to == b"" and len(tx.data) > MAX_INITCODE:
+            raise AdmissionError(f"initcode is longer than {MAX_INITCODE} bytes (EIP-3860)", "initcode_size")
+        accounts = SharedAccounts(state)
+        if accounts.get_code(etx.sender):
+            raise AdmissionError("the sender has code (EIP-3607)", "sender_has_code")
+        have = accounts.get_nonce(etx.sender)
+        if tx.nonce < have:
+            raise AdmissionError(f"nonce {tx.nonce} was already used (next is {have})", "nonce_too_low")
+        if tx.nonce > have + MAX_NONCE_AHEAD:
+            raise AdmissionError(f"nonce {tx.nonce} is too far ahead (next is {have})", "nonce_too_high")
+        cost = tx.gas * tx.max_fee_per_gas + tx.value
+        balance = accounts.get_balance(etx.sender)
+        if cost > balance:
+            raise AdmissionError(
+                f"insufficient funds for gas × max fee + value: have {balance} wei, need {cost}", "insufficient_funds"
+            )
+        return wrapped
+
+    def verify(self, tx: Tx) -> None:
+        return None  # recovering the sender in `decode` is the signature check
+
+    # -- execution ---------------------------------------------------------------------------
+    def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
+        return 0  # gas is bought and refunded inside the EVM's own transaction processing
+
+    def evm_state(self, state: State, ctx: BlockContext) -> NvmShanghaiState:
+        bind_identity(state, self.fee_collector)
+        context = ExecutionContext(
+            coinbase=self.coinbase,
+            timestamp=ctx.timestamp_ms // 1000,
+            block_number=BlockNumber(ctx.height),
+            difficulty=0,
+            mix_hash=Hash32(ctx.recent_hashes[0] if ctx.recent_hashes else bytes(32)),  # PREVRANDAO: the parent hash
+            gas_limit=BLOCK_GAS_LIMIT,
+            prev_hashes=[Hash32(h) for h in ctx.recent_hashes],
+            chain_id=ctx.chain_id,
+            base_fee_per_gas=BASE_FEE_WEI,
+            excess_blob_gas=None,
+        )
+        return NvmShanghaiState(cast(Any, state), context, Hash32(bytes(32)))  # the shared State is its db
+
+    def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
+        etx: EvmTx = tx.body  # type: ignore[assignment]
+        evm = self.evm_state(state, ctx)
+        evm.lock_changes()
+        accounts: SharedAccounts = evm._account_db  # type: ignore[assignment]
+        if accounts.get_nonce(etx.sender) != etx.tx.nonce:
+            raise ExecutionError(f"nonce {etx.tx.nonce} is not the sender's next ({accounts.get_nonce(etx.sender)})", "bad_nonce")
+        try:
+            computation = evm.apply_transaction(etx.tx)
+        except (ValidationError, PyEVMError) as e:
+            raise ExecutionError(str(e), "invalid_transaction") from None
+        gas_used = (
+            etx.tx.gas
+            - computation.get_gas_remaining()
+            - NvmExecutor.calculate_gas_refund(computation, etx.tx.gas - computation.get_gas_remaining())
+        )
+        price = evm.get_gas_price(etx.tx)
+        fee_wei = gas_used * price
+        logs = [
+            rlp.encode([address, [t.to_bytes(32, "big") for t in topics], data])
+            for address, topics, data in computation.get_log_entries()
+        ]
+        failure = None
+        if computation.is_error:
+            err = computation.error
+            code = "reverted" if type(err).__name__ == "Revert" else "evm_" + type(err).__name__.lower()
+            failure = (code, str(err) or type(err).__name__)
+        output = computation.output
+        if etx.tx.to == b"" and computation.is_success:
+            output = computation.msg.storage_address  # a creation's receipt names the new contract
+        return Outcome(gas_used=gas_used, output=output, logs=logs, fee=fee_wei // WEI_PER_BASE, failure=failure)
