@@ -43,6 +43,44 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 MAX_NONCE_AHEAD = 1_000
 
 
+def check_transaction(
+    etx: EvmTx, accounts: SharedAccounts, chain_id: int, base_fee: int, gas_limit: int, exact_nonce: bool
+) -> None:
+    """Ethereum's validity rules for a transaction against the state, including those py-evm skips.
+
+    The node runs it at admission (a nonce may be ahead, for queued transactions); the
+    conformance runner runs it before each state test with the test's block values.
+    """
+    tx = etx.tx
+    if tx.chain_id is not None and tx.chain_id != chain_id:
+        raise AdmissionError(f"signed for chain {tx.chain_id}, this is chain {chain_id}", "wrong_chain")
+    if tx.gas > gas_limit:
+        raise AdmissionError(f"gas limit {tx.gas} exceeds the block gas limit {gas_limit}", "gas_limit")
+    if tx.gas < tx.intrinsic_gas:
+        raise AdmissionError(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}", "intrinsic_gas")
+    if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
+        raise AdmissionError("max priority fee exceeds max fee", "fee_cap")
+    if tx.max_fee_per_gas < base_fee:
+        raise AdmissionError(f"max fee per gas is below the base fee of {base_fee} wei", "fee_too_low")
+    if tx.to == b"" and len(tx.data) > MAX_INITCODE:
+        raise AdmissionError(f"initcode is longer than {MAX_INITCODE} bytes (EIP-3860)", "initcode_size")
+    if tx.nonce >= 2**64 - 1:
+        raise AdmissionError("the nonce is at its maximum (EIP-2681)", "nonce_max")
+    if accounts.get_code(etx.sender):
+        raise AdmissionError("the sender has code (EIP-3607)", "sender_has_code")
+    have = accounts.get_nonce(etx.sender)
+    if tx.nonce < have:
+        raise AdmissionError(f"nonce {tx.nonce} was already used (next is {have})", "nonce_too_low")
+    if tx.nonce > have + (0 if exact_nonce else MAX_NONCE_AHEAD):
+        raise AdmissionError(f"nonce {tx.nonce} is too far ahead (next is {have})", "nonce_too_high")
+    cost = tx.gas * tx.max_fee_per_gas + tx.value
+    balance = accounts.get_balance(etx.sender)
+    if cost > balance:
+        raise AdmissionError(
+            f"insufficient funds for gas × max fee + value: have {balance} wei, need {cost}", "insufficient_funds"
+        )
+
+
 class NvmExecutor(ShanghaiTransactionExecutor):
     """Shanghai's executor, with the base fee paid to the coinbase (the fee collector) instead of burned."""
 
@@ -114,35 +152,9 @@ class EvmEngine:
     def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
         wrapped = self.decode(envelope)
         etx: EvmTx = wrapped.body  # type: ignore[assignment]
-        tx = etx.tx
-        if tx.chain_id is None:
+        if etx.tx.chain_id is None:
             raise AdmissionError("a transaction without EIP-155 replay protection is refused", "wrong_chain")
-        if tx.chain_id != chain_id:
-            raise AdmissionError(f"signed for chain {tx.chain_id}, this is chain {chain_id}", "wrong_chain")
-        if tx.gas > BLOCK_GAS_LIMIT:
-            raise AdmissionError(f"gas limit {tx.gas} exceeds the block gas limit {BLOCK_GAS_LIMIT}", "gas_limit")
-        if tx.gas < tx.intrinsic_gas:
-            raise AdmissionError(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}", "intrinsic_gas")
-        if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
-            raise AdmissionError("max priority fee exceeds max fee", "fee_cap")
-        if tx.max_fee_per_gas < BASE_FEE_WEI:
-            raise AdmissionError(f"max fee per gas is below the base fee of {BASE_FEE_WEI} wei", "fee_too_low")
-        if tx.to == b"" and len(tx.data) > MAX_INITCODE:
-            raise AdmissionError(f"initcode is longer than {MAX_INITCODE} bytes (EIP-3860)", "initcode_size")
-        accounts = SharedAccounts(state)
-        if accounts.get_code(etx.sender):
-            raise AdmissionError("the sender has code (EIP-3607)", "sender_has_code")
-        have = accounts.get_nonce(etx.sender)
-        if tx.nonce < have:
-            raise AdmissionError(f"nonce {tx.nonce} was already used (next is {have})", "nonce_too_low")
-        if tx.nonce > have + MAX_NONCE_AHEAD:
-            raise AdmissionError(f"nonce {tx.nonce} is too far ahead (next is {have})", "nonce_too_high")
-        cost = tx.gas * tx.max_fee_per_gas + tx.value
-        balance = accounts.get_balance(etx.sender)
-        if cost > balance:
-            raise AdmissionError(
-                f"insufficient funds for gas × max fee + value: have {balance} wei, need {cost}", "insufficient_funds"
-            )
+        check_transaction(etx, SharedAccounts(state), chain_id, BASE_FEE_WEI, BLOCK_GAS_LIMIT, exact_nonce=False)
         return wrapped
 
     def verify(self, tx: Tx) -> None:
