@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from .errors import ExecutionError
 from .hashing import U64_MAX, H, Reader
+from .identity import erc20_address
 from .state import State
 
 NATIVE_MINT = H(b"nvm/mint/native")  # SPEC §2
@@ -70,10 +71,16 @@ def get_mint(state: State, mint: bytes) -> MintRecord | None:
     return None if raw is None else MintRecord.decode(raw)
 
 
+def erc20_map_slot(erc20: bytes) -> bytes:
+    """Which mint answers at an ERC-20 address (SPEC §2 derives the address from the mint; this inverts it)."""
+    return H(b"nvm/erc20map" + erc20)
+
+
 def put_mint(state: State, mint: bytes, record: MintRecord) -> None:
     slot = mint_slot(mint)
     if state.get(slot) is None:
         state.note("mint", mint)  # the store lists mints for balance look-ups
+        state.set(erc20_map_slot(erc20_address(mint)), mint)
     state.set(slot, record.encode())
 
 

@@ -1,6 +1,7 @@
 """The EVM engine over the shared state, fed transactions signed by eth-account (a peer we did not write)."""
 
 import pytest
+import rlp
 from eth_account import Account
 from eth_utils import to_checksum_address
 from nacl.signing import SigningKey
@@ -138,3 +139,122 @@ def test_refusals(node):
     tampered = bytearray(sign({"nonce": 1, "to": BOB, "gas": 21_000}))
     tampered[-5] ^= 1
     assert refused(node, bytes(tampered)) in ("bad_signature", "malformed", "insufficient_funds", "nonce_too_low")
+
+
+def erc20_call(fn: str, types: list[str], args: list) -> bytes:
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return keccak(text=fn)[:4] + encode(types, args)
+
+
+def native_erc20() -> str:
+    from chain.identity import erc20_address
+
+    return to_checksum_address(erc20_address(NATIVE_MINT))
+
+
+def test_the_native_mint_answers_as_an_erc20_over_the_same_balances(node):
+    from eth_abi import decode
+
+    token = native_erc20()
+    accounts = SharedAccounts(State(node.entries))
+    assert accounts.get_code(bytes.fromhex(token[2:])) == b"\xfe"  # tools see a contract
+    txs = run(
+        node,
+        sign(
+            {
+                "nonce": 0,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call("transfer(address,uint256)", ["address", "uint256"], [BOB, 7_000]),
+            }
+        ),
+        sign({"nonce": 1, "to": token, "gas": 100_000, "data": erc20_call("symbol()", [], [])}),
+        sign({"nonce": 2, "to": token, "gas": 100_000, "data": erc20_call("balanceOf(address)", ["address"], [BOB])}),
+        sign(
+            {
+                "nonce": 3,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call("transfer(address,uint256)", ["address", "uint256"], [BOB, 10**18]),
+            }
+        ),
+    )
+    assert [e.receipt.success for e in txs] == [True, True, True, False]
+    assert decode(["string"], txs[1].receipt.output) == ("NVM",)
+    assert decode(["uint256"], txs[2].receipt.output) == (7_000,)
+    assert txs[3].receipt.code == "reverted" and b"insufficient funds" in txs[3].receipt.output
+    # the standard Transfer log, from the token's address
+    (log,) = [rlp.decode(x) for x in txs[0].receipt.logs]
+    assert log[0] == bytes.fromhex(token[2:]) and len(log[1]) == 3 and int.from_bytes(log[2], "big") == 7_000
+    # the same balance in every view: 7,000 base units are 7,000 × 10^9 wei
+    assert wei(node, BOB) == 7_000 * 10**9
+    assert balance(State(node.entries), NATIVE_MINT, legacy_id_com("evm", bytes.fromhex(BOB[2:]))) == 7_000
+
+
+def test_erc20_approve_and_transfer_from_by_another_wallet(node):
+    bob = Account.from_key("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")  # anvil #1 = BOB
+    token = native_erc20()
+    carol = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+    run(node, sign({"nonce": 0, "to": BOB, "value": 10**16, "gas": 21_000}))  # gas money for bob
+    txs = run(
+        node,
+        sign(
+            {
+                "nonce": 1,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call("approve(address,uint256)", ["address", "uint256"], [BOB, 500]),
+            }
+        ),
+        sign(
+            {
+                "nonce": 0,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call(
+                    "transferFrom(address,address,uint256)", ["address", "address", "uint256"], [ALICE.address, carol, 300]
+                ),
+            },
+            bob,
+        ),
+        sign(
+            {
+                "nonce": 1,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call(
+                    "transferFrom(address,address,uint256)", ["address", "address", "uint256"], [ALICE.address, carol, 300]
+                ),
+            },
+            bob,
+        ),
+    )
+    assert [e.receipt.success for e in txs] == [True, True, False]
+    assert b"allowance too small" in txs[2].receipt.output
+    assert wei(node, carol) == 300 * 10**9
+
+
+def test_precompiles_answer_or_say_they_cannot(node):
+    from eth_abi import decode, encode
+
+    from chain.identity import legacy_id_com as lid
+
+    alice_id = lid("evm", bytes.fromhex(ALICE.address[2:]))
+    txs = run(
+        node,
+        sign(
+            {
+                "nonce": 0,
+                "to": "0x" + "00" * 18 + "0100",
+                "gas": 100_000,
+                "data": encode(["bytes32", "address"], [alice_id, ALICE.address]),
+            }
+        ),
+        sign({"nonce": 1, "to": "0x" + "00" * 18 + "0106", "gas": 100_000, "data": b""}),
+        sign({"nonce": 2, "to": "0x" + "00" * 18 + "0103", "gas": 100_000, "data": b""}),
+    )
+    assert txs[0].receipt.success and decode(["bool"], txs[0].receipt.output) == (True,)
+    assert not txs[1].receipt.success and b"not available" in txs[1].receipt.output
+    assert not txs[2].receipt.success  # zkace_batch_verify never says true for what it cannot check

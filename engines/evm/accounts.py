@@ -28,11 +28,12 @@ from eth_typing import Address, Hash32
 
 from chain.accounts import lookup, resolve
 from chain.hashing import H
-from chain.ledger import set_wei_balance, wei_balance
+from chain.ledger import erc20_map_slot, set_wei_balance, wei_balance
 from chain.state import State
 
 EMPTY_CODE_HASH = keccak(b"")
 EXISTS = b"\x01"
+ERC20_MARKER_CODE = b"\xfe"  # what an ERC-20 view of a mint shows as its code
 
 
 def account_key(address: bytes) -> bytes:
@@ -126,7 +127,10 @@ class SharedAccounts(AccountDatabaseAPI):
         self.set_nonce(address, self.get_nonce(address) + 1)
 
     def get_code(self, address: Address) -> bytes:
-        return self.state.get(code_key(address)) or b""
+        code = self.state.get(code_key(address))
+        if code is None and self.state.get(erc20_map_slot(address)) is not None:
+            return ERC20_MARKER_CODE  # a mint's ERC-20 view: tools see a contract
+        return code or b""
 
     def set_code(self, address: Address, code: bytes) -> None:
         if code:
@@ -138,7 +142,8 @@ class SharedAccounts(AccountDatabaseAPI):
         self._mark(address)
 
     def get_code_hash(self, address: Address) -> Hash32:
-        return Hash32(self.state.get(code_hash_key(address)) or EMPTY_CODE_HASH)
+        stored = self.state.get(code_hash_key(address))
+        return Hash32(stored if stored is not None else keccak(self.get_code(address)))
 
     def delete_code(self, address: Address) -> None:
         self.set_code(address, b"")
@@ -176,7 +181,7 @@ class SharedAccounts(AccountDatabaseAPI):
         self.touched.add(address)
 
     def account_has_code_or_nonce(self, address: Address) -> bool:
-        return self.get_nonce(address) != 0 or self.state.get(code_hash_key(address)) is not None
+        return self.get_nonce(address) != 0 or self.get_code(address) != b""
 
     def account_exists(self, address: Address) -> bool:
         return self.state.get(account_key(address)) is not None or self.get_balance(address) > 0

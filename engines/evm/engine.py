@@ -34,6 +34,7 @@ from chain.ledger import WEI_PER_BASE
 from chain.state import State
 
 from .accounts import SharedAccounts
+from .contracts import NvmComputation
 
 RAW_TX, ACE_CALL = 0x10, 0x11
 BASE_FEE_WEI = 10**9  # 1 gwei per gas = one base unit
@@ -97,6 +98,7 @@ class NvmExecutor(ShanghaiTransactionExecutor):
 
 class NvmShanghaiState(ShanghaiState):
     account_db_class = SharedAccounts
+    computation_class = NvmComputation
     transaction_executor_class = NvmExecutor
 
 
