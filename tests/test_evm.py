@@ -258,3 +258,61 @@ def test_precompiles_answer_or_say_they_cannot(node):
     assert txs[0].receipt.success and decode(["bool"], txs[0].receipt.output) == (True,)
     assert not txs[1].receipt.success and b"not available" in txs[1].receipt.output
     assert not txs[2].receipt.success  # zkace_batch_verify never says true for what it cannot check
+
+
+def token_artifact() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "data" / "solidity" / "Token.json").read_text())
+
+
+def test_a_solidity_erc20_compiled_by_solc_deploys_transfers_and_reverts_with_its_reason(node):
+    from eth_abi import decode, encode
+    from eth_utils import keccak
+
+    art = token_artifact()
+    init = bytes.fromhex(art["bytecode"][2:]) + encode(["string", "string", "uint256"], ["Gold", "GLD", 10**21])
+    (deploy,) = run(node, sign({"nonce": 0, "data": init, "gas": 2_000_000}))
+    assert deploy.receipt.success, deploy.receipt.message
+    token = to_checksum_address(deploy.receipt.output)
+    assert SharedAccounts(State(node.entries)).get_code(deploy.receipt.output).hex() == art["deployedBytecode"][2:]
+    txs = run(
+        node,
+        sign(
+            {
+                "nonce": 1,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call("transfer(address,uint256)", ["address", "uint256"], [BOB, 25]),
+            }
+        ),
+        sign({"nonce": 2, "to": token, "gas": 100_000, "data": erc20_call("balanceOf(address)", ["address"], [BOB])}),
+        sign(
+            {
+                "nonce": 3,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call("transfer(address,uint256)", ["address", "uint256"], [BOB, 10**30]),
+            }
+        ),
+        sign(
+            {
+                "nonce": 4,
+                "to": token,
+                "gas": 100_000,
+                "data": erc20_call(
+                    "transferFrom(address,address,uint256)", ["address", "address", "uint256"], [BOB, ALICE.address, 1]
+                ),
+            }
+        ),
+    )
+    assert [e.receipt.success for e in txs] == [True, True, False, False]
+    assert decode(["uint256"], txs[1].receipt.output) == (25,)
+    transfer_log = rlp.decode(txs[0].receipt.logs[0])
+    assert transfer_log[1][0] == keccak(text="Transfer(address,address,uint256)")
+    # the custom error and the require message come back as the revert data
+    assert txs[2].receipt.output[:4] == keccak(text="InsufficientBalance(uint256,uint256)")[:4]
+    assert decode(["uint256", "uint256"], txs[2].receipt.output[4:]) == (10**21 - 25, 10**30)
+    assert txs[3].receipt.output[:4] == keccak(text="Error(string)")[:4]
+    assert decode(["string"], txs[3].receipt.output[4:]) == ("allowance too small",)
