@@ -38,3 +38,11 @@ def test_native_transfer_bench_with_admission_in_its_own_process():
     r = native_transfer.run_two_processes(txs=300, senders=40, block_txs=100)
     assert r["txs"] == 300 and r["blocks"] >= 1
     assert r["state_root"] == native_transfer.run_with(MemoryStore(), txs=300, senders=40, block_txs=300)["state_root"]
+
+
+def test_erc20_bench_runs_all_three_ways():
+    from bench import erc20
+
+    r = erc20.run(txs=20)
+    assert set(r["runs"]) == {"solidity_ours", "ledger_view", "solidity_eth_tester"}
+    assert r["ratio"] > 0 and r["ratio_ledger_view_vs_solidity_py_evm"] > 0

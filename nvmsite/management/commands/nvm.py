@@ -101,10 +101,10 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        b.add_argument("scenario", choices=["state-root", "native-transfer"])
+        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20"])
         b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
         b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
-        b.add_argument("--txs", type=int, default=20_000, help="native-transfer: transactions")
+        b.add_argument("--txs", type=int, default=None, help="transactions (native-transfer: 20,000; erc20: 500)")
         b.add_argument("--senders", type=int, default=1_000, help="native-transfer: distinct signing accounts")
         b.add_argument("--block-txs", type=int, default=20_000, help="native-transfer: transactions per block")
         b.add_argument("--credential", choices=["ed25519", "secp256k1", "attestation"], default="ed25519")
@@ -215,12 +215,21 @@ class Command(BaseCommand):
             from bench import state_root
 
             self.emit(state_root.run(opts["keys"], opts["updates"]))
+        elif opts["scenario"] == "erc20":
+            from bench import erc20
+
+            self.emit(erc20.run(opts["txs"] or 500))
         else:
             from bench import native_transfer
 
             self.emit(
                 native_transfer.run(
-                    opts["txs"], opts["in_memory"], opts["senders"], opts["block_txs"], opts["credential"], opts["processes"]
+                    opts["txs"] or 20_000,
+                    opts["in_memory"],
+                    opts["senders"],
+                    opts["block_txs"],
+                    opts["credential"],
+                    opts["processes"],
                 )
             )
 
