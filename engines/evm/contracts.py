@@ -32,6 +32,7 @@ TRANSFER_TOPIC = int.from_bytes(keccak(b"Transfer(address,address,uint256)"), "b
 APPROVAL_TOPIC = int.from_bytes(keccak(b"Approval(address,address,uint256)"), "big")
 
 # gas of each ERC-20 call: about what a Solidity ERC-20 spends (cold reads, writes, its log)
+TRUE_WORD = (1).to_bytes(32, "big")
 GAS_READ = 2_600
 GAS_TRANSFER = 2_600 + 2 * 5_000 + 1_756
 GAS_APPROVE = 2_600 + 5_000 + 1_756
@@ -40,6 +41,16 @@ GAS_TRANSFER_FROM = 2_600 + 3 * 5_000 + 1_756
 
 def selector(signature: str) -> bytes:
     return keccak(signature.encode())[:4]
+
+
+TOTAL_SUPPLY, BALANCE_OF, ALLOWANCE = (
+    selector("totalSupply()"),
+    selector("balanceOf(address)"),
+    selector("allowance(address,address)"),
+)
+DECIMALS, SYMBOL, NAME = selector("decimals()"), selector("symbol()"), selector("name()")
+TRANSFER, APPROVE = selector("transfer(address,uint256)"), selector("approve(address,uint256)")
+TRANSFER_FROM = selector("transferFrom(address,address,uint256)")
 
 
 def fail(computation: Any, reason: str) -> None:
@@ -56,11 +67,20 @@ def mint_at(state: State, address: bytes) -> bytes | None:
 
 
 def _args(computation: Any, types: list[str]) -> tuple[Any, ...]:
-    try:
-        return tuple(decode(types, computation.msg.data_as_bytes[4:]))
-    except (DecodingError, ValueError, OverflowError):
+    """Static ABI arguments (address, uint256) by slicing 32-byte words: the ERC-20 hot path."""
+    data = computation.msg.data_as_bytes[4:]
+    if len(data) < 32 * len(types):
         fail(computation, "malformed call data")
-        raise  # unreachable: fail raises
+    out: list[Any] = []
+    for i, kind in enumerate(types):
+        word = data[32 * i : 32 * i + 32]
+        if kind == "address":
+            if any(word[:12]):
+                fail(computation, "malformed call data: an address has 12 zero bytes first")
+            out.append(word[12:])
+        else:
+            out.append(int.from_bytes(word, "big"))
+    return tuple(out)
 
 
 def _amount(computation: Any, value: int) -> int:
@@ -105,35 +125,34 @@ def erc20(computation: Any, mint: bytes) -> None:
         who = identity(address)
         return 0 if who is None else ledger.balance(state, mint, who)
 
-    if sel == selector("totalSupply()"):
+    if sel == TOTAL_SUPPLY:
         computation.consume_gas(GAS_READ, "ERC-20 totalSupply")
         _guard(computation, False)
         computation.output = encode(["uint256"], [record.supply])
-    elif sel == selector("balanceOf(address)"):
+    elif sel == BALANCE_OF:
         computation.consume_gas(GAS_READ, "ERC-20 balanceOf")
         _guard(computation, False)
         (owner,) = _args(computation, ["address"])
-        computation.output = encode(["uint256"], [bal(to_canonical_address(owner))])
-    elif sel == selector("allowance(address,address)"):
+        computation.output = bal(owner).to_bytes(32, "big")
+    elif sel == ALLOWANCE:
         computation.consume_gas(GAS_READ, "ERC-20 allowance")
         _guard(computation, False)
-        owner, spender = (identity(to_canonical_address(a)) for a in _args(computation, ["address", "address"]))
+        owner, spender = (identity(a) for a in _args(computation, ["address", "address"]))
         allowed = 0 if owner is None or spender is None else ledger.allowance(state, mint, owner, spender)
         computation.output = encode(["uint256"], [allowed])
-    elif sel == selector("decimals()"):
+    elif sel == DECIMALS:
         computation.consume_gas(GAS_READ, "ERC-20 decimals")
         computation.output = encode(["uint8"], [record.decimals])
-    elif sel == selector("symbol()"):
+    elif sel == SYMBOL:
         computation.consume_gas(GAS_READ, "ERC-20 symbol")
         computation.output = encode(["string"], [record.symbol])
-    elif sel == selector("name()"):
+    elif sel == NAME:
         computation.consume_gas(GAS_READ, "ERC-20 name")
         computation.output = encode(["string"], [record.name])
-    elif sel == selector("transfer(address,uint256)"):
+    elif sel == TRANSFER:
         computation.consume_gas(GAS_TRANSFER, "ERC-20 transfer")
         _guard(computation, True)
         to, value = _args(computation, ["address", "uint256"])
-        to = to_canonical_address(to)
         amount = _amount(computation, value)
         sender = identity(msg.sender)
         if sender is None:
@@ -141,27 +160,25 @@ def erc20(computation: Any, mint: bytes) -> None:
             return
         _ledger(computation, lambda: ledger.transfer(state, mint, sender, resolve(state, "evm", to), amount))
         computation.add_log_entry(
-            me, (TRANSFER_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(to, "big")), encode(["uint256"], [amount])
+            me, (TRANSFER_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(to, "big")), amount.to_bytes(32, "big")
         )
-        computation.output = encode(["bool"], [True])
-    elif sel == selector("approve(address,uint256)"):
+        computation.output = TRUE_WORD
+    elif sel == APPROVE:
         computation.consume_gas(GAS_APPROVE, "ERC-20 approve")
         _guard(computation, True)
         spender, value = _args(computation, ["address", "uint256"])
-        spender = to_canonical_address(spender)
         amount = _amount(computation, value)
         owner = resolve(state, "evm", msg.sender)
         grantee: bytes = spender
         _ledger(computation, lambda: ledger.approve(state, mint, owner, resolve(state, "evm", grantee), amount))
         computation.add_log_entry(
-            me, (APPROVAL_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(spender, "big")), encode(["uint256"], [amount])
+            me, (APPROVAL_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(spender, "big")), amount.to_bytes(32, "big")
         )
-        computation.output = encode(["bool"], [True])
-    elif sel == selector("transferFrom(address,address,uint256)"):
+        computation.output = TRUE_WORD
+    elif sel == TRANSFER_FROM:
         computation.consume_gas(GAS_TRANSFER_FROM, "ERC-20 transferFrom")
         _guard(computation, True)
         src, to, value = _args(computation, ["address", "address", "uint256"])
-        src, to = to_canonical_address(src), to_canonical_address(to)
         amount = _amount(computation, value)
         owner, spender = identity(src), identity(msg.sender)
         if owner is None or spender is None:
@@ -174,9 +191,9 @@ def erc20(computation: Any, mint: bytes) -> None:
 
         _ledger(computation, move)
         computation.add_log_entry(
-            me, (TRANSFER_TOPIC, int.from_bytes(src, "big"), int.from_bytes(to, "big")), encode(["uint256"], [amount])
+            me, (TRANSFER_TOPIC, int.from_bytes(src, "big"), int.from_bytes(to, "big")), amount.to_bytes(32, "big")
         )
-        computation.output = encode(["bool"], [True])
+        computation.output = TRUE_WORD
     else:
         computation.consume_gas(GAS_READ, "ERC-20 unknown selector")
         fail(computation, "unknown ERC-20 function")

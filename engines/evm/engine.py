@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
+import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth.exceptions import PyEVMError, UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.state import ShanghaiState, ShanghaiTransactionExecutor
-from eth_keys.exceptions import BadSignature
+from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
 
@@ -80,6 +81,26 @@ def check_transaction(
         raise AdmissionError(
             f"insufficient funds for gas × max fee + value: have {balance} wei, need {cost}", "insufficient_funds"
         )
+
+
+def recover_sender(tx: SignedTransactionAPI) -> Address:
+    """The signer's address, recovered by libsecp256k1 (coincurve) straight from (r, s, recovery id)."""
+    typed = hasattr(tx, "y_parity")
+    v: int = getattr(tx, "y_parity" if typed else "v")
+    if typed:
+        recovery_id = v
+    elif v in (27, 28):
+        recovery_id = v - 27
+    else:
+        recovery_id = v - 35 - 2 * (tx.chain_id or 0)
+    if recovery_id not in (0, 1):
+        raise AdmissionError("bad signature recovery id", "bad_signature")
+    signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes((recovery_id,))
+    try:
+        public = coincurve.PublicKey.from_signature_and_message(signature, keccak(tx.get_message_for_signing()), hasher=None)
+    except (ValueError, TypeError) as e:
+        raise AdmissionError(f"the signature does not recover a sender: {e}", "bad_signature") from None
+    return Address(keccak(public.format(compressed=False)[1:])[-20:])
 
 
 class NvmExecutor(ShanghaiTransactionExecutor):
@@ -144,10 +165,8 @@ class EvmEngine:
             raise AdmissionError("the transaction is not in canonical encoding", "malformed")
         if not (0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2):
             raise AdmissionError("signature values out of range (EIP-2 requires a low s)", "bad_signature")
-        try:
-            sender = tx.sender
-        except (BadSignature, ValidationError, ValueError) as e:
-            raise AdmissionError(f"the signature does not recover a sender: {e}", "bad_signature") from None
+        sender = recover_sender(tx)
+        tx.__dict__["sender"] = sender  # py-evm's cached property: it never recovers the sender again
         tx_hash = tx.hash
         return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))
 
