@@ -316,3 +316,16 @@ def test_a_solidity_erc20_compiled_by_solc_deploys_transfers_and_reverts_with_it
     assert decode(["uint256", "uint256"], txs[2].receipt.output[4:]) == (10**21 - 25, 10**30)
     assert txs[3].receipt.output[:4] == keccak(text="Error(string)")[:4]
     assert decode(["string"], txs[3].receipt.output[4:]) == ("allowance too small",)
+
+
+def test_a_high_s_signature_is_refused_as_ethereum_does(node):
+    from eth.vm.forks.shanghai import ShanghaiVM
+
+    from engines.evm.engine import SECP256K1_N
+
+    raw = sign({"nonce": 0, "to": BOB, "value": 1, "gas": 21_000, "gasPrice": 2 * BASE_FEE_WEI})[1:]
+    tx = ShanghaiVM.get_transaction_builder().decode(raw)
+    # (r, n - s) with the other parity is the same signature in malleated form: Ethereum refuses it (EIP-2)
+    v = tx.v + (1 if tx.v % 2 == 1 else -1)
+    malleated = rlp.encode([tx.nonce, tx.gas_price, tx.gas, tx.to, tx.value, tx.data, v, tx.r, SECP256K1_N - tx.s])
+    assert refused(node, b"\x10" + malleated) == "bad_signature"
