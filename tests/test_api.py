@@ -107,6 +107,7 @@ def test_bad_submissions_get_a_reason_and_write_nothing(client, chain, body, cod
 
 def test_non_json_and_wrong_methods(client, chain):
     err(client.post("/api/v1/tx", "not json", content_type="application/json"), 400, "bad_json")
+    err(client.post("/api/v1/tx", "[" * 100_000, content_type="application/json"), 400, "bad_json")  # would overflow the C stack
     err(client.get("/api/v1/tx"), 405, "method_not_allowed")
     err(client.get("/api/v1/nothing/here"), 404, "not_found")
 

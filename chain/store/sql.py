@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -234,6 +235,20 @@ def _included(ids: list[bytes]) -> set[bytes]:
             _b(e) for e in m.Transaction.objects.filter(envelope_id__in=ids[i : i + 500]).values_list("envelope_id", flat=True)
         )
     return found
+
+
+@contextmanager
+def consistent_reads() -> Iterator[None]:
+    """On PostgreSQL, every read inside from one snapshot, so a block committed meanwhile cannot tear
+    the state a call sees. (SQLite's writer lock would stall the block producer: there each read sees
+    the latest commit.)"""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as c:
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 def _now() -> datetime:

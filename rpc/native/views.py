@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from nacl.signing import VerifyKey
@@ -27,6 +28,7 @@ from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore, head, nodes_on_path
 from chain.tree import StateTree, verify_proof
 from engines.native.engine import NATIVE_FEE
+from rpc.jsonbody import MAX_JSON_DEPTH, too_deep
 
 from .identity import identity_payload
 from .schema import openapi
@@ -185,8 +187,14 @@ def _registry() -> Registry:
 
 def _body_json(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        raw = request.body or b"{}"
+    except RequestDataTooBig:
+        raise ApiError(413, "too_large", "the request body is too large") from None
+    if too_deep(raw):
+        raise ApiError(400, "bad_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "bad_json", "the request body must be JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "the request body must be a JSON object")

@@ -1,0 +1,280 @@
+"""Blocks, transactions, receipts and logs in Ethereum's shape, read from the store's tables.
+
+A block's Ethereum view holds its EVM transactions (opcode 0x10) only, in block order:
+`transactionIndex` counts them, `cumulativeGasUsed` and `logIndex` run over them. The roots are the
+chain's own (SHA-256 RFC 6962 roots and the sparse Merkle state root, docs/PROTOCOL.md §3, §7), not
+Ethereum tries; a client that recomputes a trie root will not match them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import rlp
+from eth._utils.address import generate_contract_address
+from eth.abc import SignedTransactionAPI
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth_bloom.bloom import BloomFilter
+from eth_hash.auto import keccak
+from eth_typing import Address
+
+from chain.blocks import Header
+from chain.dispatcher import Receipt
+from chain.store import models as m
+from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, RAW_TX, recover_sender
+
+from .codec import address_out, data, qty
+
+EMPTY_UNCLES_HASH = keccak(rlp.encode([]))  # sha3Uncles of a block without ommers
+EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))  # withdrawalsRoot of a block without withdrawals
+ZERO_NONCE = bytes(8)
+
+_builder: Any = ShanghaiVM.get_transaction_builder()
+
+
+def decode_raw(raw: bytes) -> SignedTransactionAPI:
+    """A raw Ethereum transaction that was admitted (so it decodes)."""
+    tx: SignedTransactionAPI = _builder.decode(raw)
+    return tx
+
+
+class _Senders:
+    """Senders by transaction hash: recovering one costs more than everything else a receipt needs."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._map: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tx_hash: bytes, tx: SignedTransactionAPI) -> bytes:
+        with self._lock:
+            found = self._map.get(tx_hash)
+            if found is not None:
+                self._map.move_to_end(tx_hash)
+                return found
+        sender = bytes(recover_sender(tx))  # the engine's own recovery (libsecp256k1)
+        with self._lock:
+            self._map[tx_hash] = sender
+            while len(self._map) > self.size:
+                self._map.popitem(last=False)
+        return sender
+
+
+senders = _Senders(65_536)
+
+
+def effective_gas_price(tx: SignedTransactionAPI) -> int:
+    """What each unit of gas cost (EIP-1559; a legacy transaction's max fee and tip are both its gas price)."""
+    return min(tx.max_fee_per_gas, tx.max_priority_fee_per_gas + BASE_FEE_WEI)
+
+
+@dataclass(frozen=True)
+class Log:
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+def parse_log(entry: bytes) -> Log:
+    """A receipt's log as the EVM engine records it: `rlp([address20, [topic32...], data])`."""
+    address, topics, payload = rlp.decode(entry)
+    return Log(address, tuple(topics), payload)
+
+
+def bloom_of(logs: Iterable[Log]) -> int:
+    bloom = BloomFilter()
+    for log in logs:
+        bloom.add(log.address)
+        for topic in log.topics:
+            bloom.add(topic)
+    return int(bloom)
+
+
+def bloom_out(value: int) -> str:
+    return data(value.to_bytes(256, "big"))
+
+
+@dataclass
+class IncludedTx:
+    """An EVM transaction included in a block, with its place in the block's Ethereum view."""
+
+    height: int
+    block_hash: bytes
+    index: int  # among the block's EVM transactions
+    raw: bytes
+    receipt: Receipt
+    cumulative_gas: int
+    first_log_index: int
+
+    @cached_property
+    def hash(self) -> bytes:
+        return keccak(self.raw)
+
+    @cached_property
+    def tx(self) -> SignedTransactionAPI:
+        return decode_raw(self.raw)
+
+    @property
+    def sender(self) -> bytes:
+        return senders.get(self.hash, self.tx)
+
+    @cached_property
+    def logs(self) -> list[Log]:
+        return [parse_log(entry) for entry in self.receipt.logs]
+
+
+def evm_txs(height: int, block_hash: bytes, through_position: int | None = None) -> list[IncludedTx]:
+    """The block's EVM transactions in order (up to and including `through_position`, if given)."""
+    qs = m.Transaction.objects.filter(block_id=height, opcode=RAW_TX)
+    if through_position is not None:
+        qs = qs.filter(position__lte=through_position)
+    out: list[IncludedTx] = []
+    cumulative = logs = 0
+    for envelope, receipt_bytes in qs.order_by("position").values_list("envelope", "receipt"):
+        receipt = Receipt.decode(bytes(receipt_bytes))
+        cumulative += receipt.gas_used
+        out.append(IncludedTx(height, block_hash, len(out), bytes(envelope)[1:], receipt, cumulative, logs))
+        logs += len(receipt.logs)
+    return out
+
+
+def find_tx(tx_hash: bytes) -> IncludedTx | None:
+    """A committed EVM transaction by its Ethereum hash."""
+    row = (
+        m.TxAlias.objects.filter(alias=tx_hash, tx__opcode=RAW_TX)
+        .values_list("tx__block_id", "tx__block__hash", "tx__position")
+        .first()
+    )
+    if row is None:
+        return None
+    height, block_hash, position = row
+    found = evm_txs(height, bytes(block_hash), through_position=position)
+    return found[-1] if found and found[-1].hash == tx_hash else None
+
+
+def find_pending(tx_hash: bytes, limit: int = 20_000) -> bytes | None:
+    """A raw EVM transaction waiting in the mempool, by its Ethereum hash (the mempool is keyed by envelope id)."""
+    rows = m.MempoolEntry.objects.filter(opcode=RAW_TX).order_by("seq").values_list("envelope", flat=True)[:limit]
+    for envelope in rows:
+        raw = bytes(envelope)[1:]
+        if keccak(raw) == tx_hash:
+            return raw
+    return None
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+def tx_json(tx: SignedTransactionAPI, tx_hash: bytes, sender: bytes, where: IncludedTx | None) -> dict[str, Any]:
+    """eth_getTransactionByHash's object; `where` is None for a pending transaction."""
+    type_id = tx.type_id
+    out: dict[str, Any] = {
+        "hash": data(tx_hash),
+        "type": qty(type_id or 0),
+        "nonce": qty(tx.nonce),
+        "blockHash": None if where is None else data(where.block_hash),
+        "blockNumber": None if where is None else qty(where.height),
+        "transactionIndex": None if where is None else qty(where.index),
+        "from": address_out(sender),
+        "to": address_out(tx.to) if tx.to else None,
+        "value": qty(tx.value),
+        "gas": qty(tx.gas),
+        # mined: what it paid per gas; pending: the most it may pay (as geth reports them)
+        "gasPrice": qty(effective_gas_price(tx) if where is not None else tx.max_fee_per_gas),
+        "input": data(tx.data),
+        "r": qty(tx.r),
+        "s": qty(tx.s),
+    }
+    if type_id is None:
+        out["v"] = qty(getattr(tx, "v"))  # noqa: B009 — only a legacy transaction has v
+        if tx.chain_id is not None:
+            out["chainId"] = qty(tx.chain_id)
+    else:
+        out["v"] = qty(tx.y_parity)
+        out["yParity"] = qty(tx.y_parity)
+        out["chainId"] = qty(tx.chain_id or 0)
+        out["accessList"] = [
+            {"address": address_out(address), "storageKeys": [data(slot.to_bytes(32, "big")) for slot in slots]}
+            for address, slots in tx.access_list
+        ]
+    if type_id == 2:
+        out["maxFeePerGas"] = qty(tx.max_fee_per_gas)
+        out["maxPriorityFeePerGas"] = qty(tx.max_priority_fee_per_gas)
+    return out
+
+
+def log_json(e: IncludedTx, i: int, log: Log) -> dict[str, Any]:
+    return {
+        "address": address_out(log.address),
+        "topics": [data(t) for t in log.topics],
+        "data": data(log.data),
+        "blockNumber": qty(e.height),
+        "blockHash": data(e.block_hash),
+        "transactionHash": data(e.hash),
+        "transactionIndex": qty(e.index),
+        "logIndex": qty(e.first_log_index + i),
+        "removed": False,
+    }
+
+
+def receipt_json(e: IncludedTx) -> dict[str, Any]:
+    tx = e.tx
+    sender = e.sender
+    creates = not tx.to
+    contract = None
+    if creates:
+        # as geth: the address the creation was for, whether or not it succeeded
+        contract = address_out(generate_contract_address(Address(sender), tx.nonce))
+    return {
+        "transactionHash": data(e.hash),
+        "transactionIndex": qty(e.index),
+        "blockHash": data(e.block_hash),
+        "blockNumber": qty(e.height),
+        "from": address_out(sender),
+        "to": None if creates else address_out(tx.to),
+        "cumulativeGasUsed": qty(e.cumulative_gas),
+        "gasUsed": qty(e.receipt.gas_used),
+        "effectiveGasPrice": qty(effective_gas_price(tx)),
+        "contractAddress": contract,
+        "logs": [log_json(e, i, log) for i, log in enumerate(e.logs)],
+        "logsBloom": bloom_out(bloom_of(e.logs)),
+        "type": qty(tx.type_id or 0),
+        "status": qty(1 if e.receipt.success else 0),
+    }
+
+
+def block_json(height: int, header_bytes: bytes, full: bool, coinbase: bytes) -> dict[str, Any]:
+    header = Header.decode(header_bytes)
+    txs = evm_txs(height, header.hash)
+    bloom = 0
+    for e in txs:
+        bloom |= bloom_of(e.logs)
+    transactions: list[Any] = [tx_json(e.tx, e.hash, e.sender, e) for e in txs] if full else [data(e.hash) for e in txs]
+    return {
+        "number": qty(height),
+        "hash": data(header.hash),
+        "parentHash": data(header.parent_hash),
+        "timestamp": qty(header.timestamp_ms // 1000),
+        "gasLimit": qty(BLOCK_GAS_LIMIT),
+        "gasUsed": qty(txs[-1].cumulative_gas if txs else 0),
+        "baseFeePerGas": qty(BASE_FEE_WEI),
+        "miner": address_out(coinbase),
+        "logsBloom": bloom_out(bloom),
+        "transactions": transactions,
+        "uncles": [],
+        "sha3Uncles": data(EMPTY_UNCLES_HASH),
+        "difficulty": qty(0),
+        "totalDifficulty": qty(0),
+        "nonce": data(ZERO_NONCE),
+        "mixHash": data(header.parent_hash),  # the EVM engine's PREVRANDAO is the parent hash
+        "stateRoot": data(header.state_root),
+        "transactionsRoot": data(header.tx_root),
+        "receiptsRoot": data(header.receipts_root),
+        "size": qty(len(header_bytes) + sum(len(e.raw) for e in txs)),
+        "extraData": "0x",
+        "withdrawals": [],
+        "withdrawalsRoot": data(EMPTY_TRIE_ROOT),
+    }

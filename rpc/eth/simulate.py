@@ -1,0 +1,314 @@
+"""eth_call and eth_estimateGas: a transaction run by the EVM engine over a throw-away overlay of the committed state.
+
+The overlay (`State` over the SQL entries) is reverted after every run and never written back.
+The run is the engine's own transaction processing (py-evm's executor with the engine's account
+database), as the next block would see it: block number head + 1, the engine's coinbase, the recent
+block hashes. A call that names no fee is free, as in geth: the base fee is zero for it, so neither
+the sender's balance nor BASEFEE gets in the way; a call that names a fee pays it from the sender's
+balance in the overlay, and the base fee is the chain's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth.abc import ComputationAPI
+from eth.exceptions import Revert
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address
+from eth_utils.exceptions import ValidationError
+
+from chain.dispatcher import BlockContext
+from chain.node import chain_id_of
+from chain.state import State
+from chain.store import models as m
+from chain.store.sql import SqlEntries
+from engines.evm.accounts import SharedAccounts
+from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, EvmEngine, NvmExecutor
+
+from .codec import EXECUTION_REVERTED, INVALID_INPUT, RpcError, data, invalid, parse_address, parse_data, parse_quantity
+
+RECENT_BLOCKS = 256  # BLOCKHASH reaches this far back
+CALL_TIMEOUT_S = 5.0  # geth's RPCEVMTimeout: one eth_call / eth_estimateGas request, all its runs together
+CALL_STIPEND = 2300  # yellow paper G_callstipend: estimateGas's first guess leaves room for it
+MAX_CALL_DATA = 128 * 1024
+ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Solidity's Error(string)
+
+_builder: Any = ShanghaiVM.get_transaction_builder()
+
+# geth's wording for the EVM's failures, so tools that match on it keep working
+VM_ERROR_TEXT = {
+    "OutOfGas": "out of gas",
+    "InsufficientStack": "stack underflow",
+    "FullStack": "stack limit reached",
+    "InvalidJumpDestination": "invalid jump destination",
+    "InvalidInstruction": "invalid opcode",
+    "InsufficientFunds": "insufficient balance for transfer",
+    "StackDepthLimit": "max call depth exceeded",
+    "ContractCreationCollision": "contract address collision",
+    "WriteProtection": "write protection",
+    "OutOfBoundsRead": "return data out of bounds",
+}
+
+
+@dataclass
+class CallArgs:
+    """eth_call's transaction object. `max_fee_per_gas` None = a free call."""
+
+    sender: bytes = bytes(20)
+    to: bytes = b""  # b"" creates a contract
+    gas: int | None = None
+    value: int = 0
+    data: bytes = b""
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int = 0
+    access_list: list[tuple[bytes, list[int]]] = field(default_factory=list)
+
+
+def parse_call_args(obj: Any) -> CallArgs:
+    if not isinstance(obj, dict):
+        raise invalid("the call must be a transaction object")
+    args = CallArgs()
+    if obj.get("from") is not None:
+        args.sender = parse_address(obj["from"], "from")
+    if obj.get("to") is not None:
+        args.to = parse_address(obj["to"], "to")
+    if obj.get("gas") is not None:
+        args.gas = parse_quantity(obj["gas"], "gas", 2**64 - 1)
+    if obj.get("value") is not None:
+        args.value = parse_quantity(obj["value"], "value")
+    inputs = {k: parse_data(obj[k], k, max_length=MAX_CALL_DATA) for k in ("input", "data") if obj.get(k) is not None}
+    if len(set(inputs.values())) > 1:
+        raise invalid('"input" and "data" are both given and differ')
+    args.data = next(iter(inputs.values()), b"")
+    gas_price = obj.get("gasPrice")
+    max_fee, tip = obj.get("maxFeePerGas"), obj.get("maxPriorityFeePerGas")
+    if gas_price is not None and (max_fee is not None or tip is not None):
+        raise invalid("give either gasPrice or maxFeePerGas / maxPriorityFeePerGas, not both")
+    if gas_price is not None:
+        price = parse_quantity(gas_price, "gasPrice")
+        args.max_fee_per_gas, args.max_priority_fee_per_gas = price, price
+    elif max_fee is not None or tip is not None:
+        args.max_priority_fee_per_gas = parse_quantity(tip, "maxPriorityFeePerGas") if tip is not None else 0
+        args.max_fee_per_gas = (
+            parse_quantity(max_fee, "maxFeePerGas") if max_fee is not None else BASE_FEE_WEI + args.max_priority_fee_per_gas
+        )
+        if args.max_priority_fee_per_gas > args.max_fee_per_gas:
+            raise invalid("maxPriorityFeePerGas is above maxFeePerGas")
+    if args.max_fee_per_gas == 0:
+        args.max_fee_per_gas = None  # a zero price is a free call
+    access_list = obj.get("accessList")
+    if access_list is not None:
+        if not isinstance(access_list, list) or not all(isinstance(a, dict) for a in access_list):
+            raise invalid("accessList must be a list of {address, storageKeys}")
+        args.access_list = [
+            (
+                parse_address(a.get("address"), "accessList address"),
+                [int.from_bytes(parse_data(k, "storage key", 32), "big") for k in a.get("storageKeys") or []],
+            )
+            for a in access_list
+        ]
+    return args
+
+
+class ReadOnce(Mapping[bytes, bytes]):
+    """The committed state, each key read from SQL once: estimateGas runs the same call a dozen times."""
+
+    def __init__(self, base: Mapping[bytes, bytes]) -> None:
+        self.base = base
+        self._seen: dict[bytes, bytes | None] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        if key not in self._seen:
+            self._seen[key] = self.base.get(key)
+        value = self._seen[key]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError("the committed state is read key by key")
+
+    def __len__(self) -> int:
+        raise NotImplementedError("the committed state is read key by key")
+
+
+class CallTimeout(Exception):
+    pass
+
+
+class TimedOpcodes(dict[int, Any]):
+    """The opcode table with a clock: py-evm looks up every opcode it runs here, so this is where a call that
+    runs too long is cut (web requests share the server's threads; a 30M-gas loop takes seconds)."""
+
+    def __init__(self, table: dict[int, Any], deadline: float) -> None:
+        super().__init__(table)
+        self.deadline = deadline
+        self.lookups = 0
+
+    def __getitem__(self, opcode: int) -> Any:
+        self.lookups += 1
+        if not self.lookups & 0xFFF and time.monotonic() > self.deadline:
+            raise CallTimeout
+        return super().__getitem__(opcode)
+
+
+@dataclass
+class Run:
+    computation: ComputationAPI | None
+    gas_used: int = 0  # after refunds, as a receipt reports it
+    refund: int = 0
+    refused: str | None = None  # py-evm's validation refused the transaction before it ran
+
+    @property
+    def ok(self) -> bool:
+        return self.computation is not None and not self.computation.is_error
+
+
+class Simulator:
+    def __init__(self, engine: EvmEngine) -> None:
+        self.engine = engine
+        self.deadline = time.monotonic() + CALL_TIMEOUT_S
+        entries = ReadOnce(SqlEntries())
+        self.state = State(entries)
+        recent = list(m.Block.objects.order_by("-height").values_list("height", "hash", "timestamp_ms")[:RECENT_BLOCKS])
+        if not recent:
+            raise RpcError(INVALID_INPUT, "no genesis block yet")
+        height, _, timestamp_ms = recent[0]
+        self.chain_id = chain_id_of(entries)
+        self.ctx = BlockContext(
+            height + 1,
+            max(int(time.time() * 1000), timestamp_ms + 1),
+            self.chain_id,
+            bytes(32),
+            tuple(bytes(h) for _, h, _ in recent),
+        )
+
+    def accounts(self) -> SharedAccounts:
+        return SharedAccounts(self.state)
+
+    def intrinsic_gas(self, args: CallArgs) -> int:
+        return int(self._unsigned(args, 0, BLOCK_GAS_LIMIT).intrinsic_gas)
+
+    def _unsigned(self, args: CallArgs, nonce: int, gas: int) -> Any:
+        max_fee = args.max_fee_per_gas or 0
+        return _builder.new_unsigned_dynamic_fee_transaction(
+            self.chain_id,
+            nonce,
+            args.max_priority_fee_per_gas if max_fee else 0,
+            max_fee,
+            gas,
+            Address(args.to),
+            args.value,
+            args.data,
+            [(Address(a), tuple(slots)) for a, slots in args.access_list],
+        )
+
+    def run(self, args: CallArgs, gas: int) -> Run:
+        snap = self.state.snapshot()
+        try:
+            evm = self.engine.evm_state(self.state, self.ctx)
+            if args.max_fee_per_gas is None:
+                c = evm.execution_context
+                evm.execution_context = ExecutionContext(
+                    c.coinbase, c.timestamp, c.block_number, c.difficulty, c.mix_hash, c.gas_limit, c.prev_hashes, c.chain_id, 0
+                )
+            base: Any = evm.computation_class
+            timed: Any = type("TimedComputation", (base,), {"opcodes": TimedOpcodes(base.opcodes, self.deadline)})
+            evm.computation_class = timed
+            evm.lock_changes()
+            nonce = evm.get_nonce(Address(args.sender))  # a call never fails on its nonce
+            tx: Any = SpoofTransaction(self._unsigned(args, nonce, gas), from_=Address(args.sender))
+            try:
+                computation = evm.apply_transaction(tx)
+            except ValidationError as e:
+                return Run(None, refused=str(e))
+            except CallTimeout:
+                raise RpcError(INVALID_INPUT, f"execution aborted (timeout = {CALL_TIMEOUT_S:g}s)") from None
+            remaining = computation.get_gas_remaining()
+            refund = NvmExecutor.calculate_gas_refund(computation, gas - remaining)
+            return Run(computation, gas - remaining - refund, computation.get_gas_refund())
+        finally:
+            self.state.revert(snap)
+
+    def call(self, args: CallArgs) -> bytes:
+        gas = min(args.gas if args.gas is not None else BLOCK_GAS_LIMIT, BLOCK_GAS_LIMIT)
+        self._check_intrinsic(args, gas)
+        result = self.run(args, gas)
+        raise_if_failed(result)
+        assert result.computation is not None
+        return bytes(result.computation.output)
+
+    def estimate_gas(self, args: CallArgs) -> int:
+        """The least gas with which the transaction does not fail, by binary search (as geth's estimator)."""
+        intrinsic = self.intrinsic_gas(args)
+        hi = min(args.gas if args.gas is not None else BLOCK_GAS_LIMIT, BLOCK_GAS_LIMIT)
+        if args.max_fee_per_gas is not None:
+            funds = self.accounts().get_balance(Address(args.sender)) - args.value
+            if funds < 0:
+                raise RpcError(INVALID_INPUT, "insufficient funds for transfer")
+            hi = min(hi, funds // args.max_fee_per_gas)
+        self._check_intrinsic(args, hi)
+        if args.to and not args.data and not self.accounts().get_code(Address(args.to)):
+            plain = self.run(args, intrinsic)  # a transfer to an account without code
+            if plain.ok:
+                return intrinsic
+        first = self.run(args, hi)
+        raise_if_failed(first)
+        lo = max(intrinsic, first.gas_used) - 1
+        optimistic = (first.gas_used + first.refund + CALL_STIPEND) * 64 // 63
+        if lo < optimistic < hi:
+            if self.run(args, optimistic).ok:
+                hi = optimistic
+            else:
+                lo = optimistic
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.run(args, mid).ok:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def _check_intrinsic(self, args: CallArgs, gas: int) -> None:
+        intrinsic = self.intrinsic_gas(args)
+        if gas < intrinsic:
+            raise RpcError(INVALID_INPUT, f"intrinsic gas too low: gas {gas}, minimum needed {intrinsic}")
+
+
+def revert_reason(output: bytes) -> str | None:
+    """The message of a Solidity `Error(string)`, if that is what the revert data holds."""
+    if output[:4] != ERROR_STRING_SELECTOR or len(output) < 68:
+        return None
+    offset = int.from_bytes(output[4:36], "big")
+    if offset + 32 > len(output) - 4:
+        return None
+    length = int.from_bytes(output[4 + offset : 36 + offset], "big")
+    text = output[36 + offset : 36 + offset + length]
+    if len(text) != length:
+        return None
+    try:
+        return text.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def raise_if_failed(result: Run) -> None:
+    if result.refused is not None:
+        raise RpcError(INVALID_INPUT, result.refused)
+    computation = result.computation
+    assert computation is not None
+    if not computation.is_error:
+        return
+    err = computation.error
+    if isinstance(err, Revert):
+        output = bytes(computation.output)
+        reason = revert_reason(output)
+        raise RpcError(EXECUTION_REVERTED, "execution reverted" + (f": {reason}" if reason else ""), data(output))
+    name = type(err).__name__
+    raise RpcError(INVALID_INPUT, VM_ERROR_TEXT.get(name) or str(err) or name)
