@@ -19,7 +19,9 @@ from typing import Any
 import coincurve
 from nacl.signing import SigningKey
 
+from chain import auth
 from chain.accounts import bind_identity
+from chain.auth import SealedKeys
 from chain.dispatcher import Registry
 from chain.errors import AdmissionError
 from chain.genesis import CHAIN_ID_KEY
@@ -28,9 +30,8 @@ from chain.ledger import FEE_COLLECTOR, NATIVE_DECIMALS, NATIVE_MINT, MintRecord
 from chain.memstore import MemoryStore
 from chain.node import Chain, Store
 from chain.state import State
-from engines.native import NativeEngine, auth
+from engines.native import NativeEngine
 from engines.native import tx as t
-from engines.native.auth import SealedKeys
 
 CHAIN_ID = 7231053
 FUNDS = 10**15

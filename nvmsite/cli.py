@@ -12,6 +12,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chain import auth
 from chain.address import addresses_of, parse_address
 from chain.dispatcher import Receipt
 from chain.errors import ChainError
@@ -22,7 +23,6 @@ from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore
-from engines.native import auth
 from engines.native import tx as t
 from engines.native.client import AceSigner, multisig_envelope
 from rpc.native.identity import ui_amount

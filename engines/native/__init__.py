@@ -6,7 +6,8 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from .auth import SealedKeys
+from chain.auth import SealedKeys
+
 from .engine import NativeEngine
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from nacl.signing import VerifyKey
 
+from chain.auth import factor_id, seal_attestation_key
 from chain.identity import derive_keys, id_com, multisig_id_com
 
 from . import tx as t
-from .auth import factor_id, seal_attestation_key
 
 
 @dataclass

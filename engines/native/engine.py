@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain import ledger
+from chain import auth, ledger
 from chain.accounts import bind_identity, lookup, resolve
+from chain.auth import Problem, SealedKeys, credential_problem, is_multisig_terms_of, members_problem, multisig_terms
 from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
-from chain.identity import multisig_id_com
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT
 from chain.state import State
 
-from . import auth
-from .auth import SealedKeys
 from .tx import (
     ADD,
     APPROVE,
@@ -43,7 +41,6 @@ from .tx import (
     NativeTx,
     Ref,
     decode,
-    multisig_terms,
     verify_signature,
 )
 
@@ -51,83 +48,23 @@ NATIVE_FEE = 5_000  # base units (0.000005 NVM) per transaction
 MAX_NONCE_AHEAD = 1_000  # how far past the account's nonce a transaction may be queued
 
 
-Problem = tuple[str, str] | None  # (code, message) of why a signer cannot sign; None if it can
-
-
 def signer_problem(ntx: NativeTx, state: State, sealed: SealedKeys | None, check_tags: bool) -> Problem:
-    """Whether the signer's account (or, for a multisig, its members' accounts) can sign this transaction.
-
-    Admission calls it with `check_tags` (attestation tags need the validator's keys); execution calls
-    it again without, since a key may have been rotated after admission.
-    """
-    registered = auth.factors(state, ntx.signer)
-    if ntx.opcode == CREATE_ACCOUNT:
-        if registered:
-            return "account_exists", "this account already exists"
-        if ntx.scheme != MULTISIG:
-            return None  # the payload's key must sign it: checked in `admit`
-        factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
-        if factor.scheme != MULTISIG:
-            return "bad_factor", "a multisig credential creates a multisig account"
-        threshold, members = multisig_terms(factor.data)
-        if multisig_id_com(threshold, members) != ntx.signer:
-            return "bad_factor", "these members and threshold do not make the signer's multisig id_com (SPEC §4)"
-        return _cosig_problem(ntx, state, threshold, members, sealed, check_tags)
-    if not registered:
-        return "no_account", "no such account: create it first (opcode 0x02)"
-    if registered[0][0] == MULTISIG:
-        if ntx.scheme != MULTISIG:
-            return "unknown_key", "a multisig account signs with its members' signatures (credential 0x04)"
-        threshold, members = multisig_terms(registered[0][1])
-        return _cosig_problem(ntx, state, threshold, members, sealed, check_tags)
-    if ntx.scheme == MULTISIG:
-        return "unknown_key", "the signer is not a multisig account"
-    return _key_problem(ntx.signer, ntx.scheme, ntx.public, ntx.signature, ntx.digest, registered, sealed, check_tags)
-
-
-def _key_problem(
-    who: bytes,
-    scheme: int,
-    public: bytes,
-    tag: bytes,
-    digest: bytes,
-    registered: list[tuple[int, bytes]],
-    sealed: SealedKeys | None,
-    check_tags: bool,
-) -> Problem:
-    if scheme != ATTESTATION:
-        if (scheme, public) not in registered:
-            return "unknown_key", "the signing key is not a registered factor of its account"
+    """Whether the signer's account can sign this transaction (chain.auth), with account creation's own
+    rules: a new single-key account is signed by the key it registers (checked in `admit`), a new
+    multisig account by enough members, with terms that hash to its id_com."""
+    if ntx.opcode != CREATE_ACCOUNT:
+        return credential_problem(state, ntx.signer, ntx.credential, ntx.digest, sealed, check_tags)
+    if auth.factors(state, ntx.signer):
+        return "account_exists", "this account already exists"
+    if ntx.scheme != MULTISIG:
         return None
-    commitments = [key for s, key in registered if s == ATTESTATION]
-    if not commitments:
-        return "unknown_key", "the account has no attestation factor"
-    if not check_tags:
-        return None
-    if sealed is None:
-        return "attestation_unsupported", "this node holds no attestation keys"
-    for commitment in commitments:
-        key = sealed.key_for(who, commitment)
-        if key is not None and auth.check_attestation(key, digest, tag):
-            return None
-    return "bad_signature", "attestation does not verify"
-
-
-def _cosig_problem(
-    ntx: NativeTx, state: State, threshold: int, members: list[bytes], sealed: SealedKeys | None, check_tags: bool
-) -> Problem:
-    if len(ntx.cosigs) < threshold:
-        return "too_few_signatures", f"{threshold} of the {len(members)} members must sign; {len(ntx.cosigs)} did"
-    for c in ntx.cosigs:
-        if c.index >= len(members):
-            return "bad_signature", f"member index {c.index} is out of range"
-        member = members[c.index]
-        problem = _key_problem(
-            member, c.scheme, c.public, c.signature, ntx.digest, auth.factors(state, member), sealed, check_tags
-        )
-        if problem is not None:
-            return problem[0], f"member {c.index}: {problem[1]}"
-    return None
+    factor: Factor = ntx.payload["factor"]  # type: ignore[assignment]
+    if factor.scheme != MULTISIG:
+        return "bad_factor", "a multisig credential creates a multisig account"
+    if not is_multisig_terms_of(ntx.signer, factor.data):
+        return "bad_factor", "these members and threshold do not make the signer's multisig id_com (SPEC §4)"
+    threshold, members = multisig_terms(factor.data)
+    return members_problem(state, ntx.credential, ntx.digest, threshold, members, sealed, check_tags)
 
 
 def user_mint_id(authority: bytes, nonce: int) -> bytes:

@@ -19,11 +19,28 @@ import struct
 from dataclasses import dataclass
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, serialize_compact
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
+from coincurve.ecdsa import der_to_cdata, serialize_compact
 from nacl.signing import SigningKey
 
+from chain.auth import (
+    ATTESTATION as ATTESTATION,
+)
+from chain.auth import (
+    ED25519 as ED25519,
+)
+from chain.auth import (
+    MAX_MEMBERS,
+    Cosig,
+    Credential,
+    read_credential,
+    verify_credential,
+)
+from chain.auth import (
+    MULTISIG as MULTISIG,
+)
+from chain.auth import (
+    SECP256K1 as SECP256K1,
+)
 from chain.errors import AdmissionError
 from chain.hashing import H, Reader
 
@@ -42,11 +59,6 @@ OPCODE_NAMES = {
 }
 FLAG_CONTEXT = 0x01
 
-# credential / auth factor schemes
-ED25519, SECP256K1, ATTESTATION, MULTISIG = 0x01, 0x02, 0x03, 0x04
-SCHEME_NAMES = {ED25519: "ed25519", SECP256K1: "secp256k1", ATTESTATION: "attestation", MULTISIG: "multisig"}
-SIGNATURE_LEN = {ED25519: 32 + 64, SECP256K1: 33 + 64, ATTESTATION: 32}  # single-key credentials
-MAX_MEMBERS = 16  # members of a multisig account this runtime signs for
 
 # AUTH_KEY actions
 ADD, REMOVE, REPLACE = 0x01, 0x02, 0x03
@@ -97,23 +109,6 @@ def multisig_factor(threshold: int, members: list[bytes]) -> Factor:
     return Factor(MULTISIG, bytes((threshold, len(ordered))) + b"".join(ordered))
 
 
-def multisig_terms(data: bytes) -> tuple[int, list[bytes]]:
-    return data[0], [data[2 + 32 * i : 34 + 32 * i] for i in range(data[1])]
-
-
-@dataclass(frozen=True)
-class Cosig:
-    """One member's part of a multisig credential: the member's index in the sorted member list."""
-
-    index: int
-    scheme: int
-    public: bytes
-    signature: bytes
-
-    def encode(self) -> bytes:
-        return bytes((self.index, self.scheme)) + self.public + self.signature
-
-
 @dataclass(frozen=True)
 class NativeTx:
     opcode: int
@@ -122,11 +117,20 @@ class NativeTx:
     nonce: int
     context: bytes | None
     payload: dict[str, object]
-    scheme: int
-    public: bytes  # the credential's key (empty for attestation)
-    signature: bytes  # signature or attestation tag
+    credential: Credential
     signed: bytes  # the envelope without the credential
-    cosigs: tuple[Cosig, ...] = ()  # the members' signatures, for a multisig credential
+
+    @property
+    def scheme(self) -> int:
+        return self.credential.scheme
+
+    @property
+    def public(self) -> bytes:
+        return self.credential.public
+
+    @property
+    def cosigs(self) -> tuple[Cosig, ...]:
+        return self.credential.cosigs
 
     @property
     def digest(self) -> bytes:
@@ -299,57 +303,15 @@ def decode(envelope: bytes) -> NativeTx:
         context = r.take(16) if flags & FLAG_CONTEXT else None
         payload = _payload(opcode, r)
         signed = envelope[: r.pos]
-        scheme = r.uint(1)
-        cosigs: tuple[Cosig, ...] = ()
-        if scheme == MULTISIG:
-            cosigs = tuple(_cosig(r) for _ in range(r.uint(1)))
-            if not cosigs or len({c.index for c in cosigs}) != len(cosigs):
-                raise _bad("a multisig credential has one signature per member, at least one")
-            public, signature = b"", b""
-        elif scheme in SIGNATURE_LEN:
-            public, signature = _split(scheme, r.take(SIGNATURE_LEN[scheme]))
-        else:
-            raise _bad(f"unknown credential scheme {scheme}")
+        credential = read_credential(r)
         r.done()
     except ValueError as e:
         raise _bad(f"native transaction: {e}") from None
-    return NativeTx(opcode, chain_id, signer, nonce, context, payload, scheme, public, signature, signed, cosigs)
-
-
-def _split(scheme: int, cred: bytes) -> tuple[bytes, bytes]:
-    return (b"", cred) if scheme == ATTESTATION else (cred[:-64], cred[-64:])
-
-
-def _cosig(r: Reader) -> Cosig:
-    index, scheme = r.uint(1), r.uint(1)
-    if scheme not in SIGNATURE_LEN:
-        raise _bad(f"unknown scheme {scheme} in a multisig credential")
-    return Cosig(index, scheme, *_split(scheme, r.take(SIGNATURE_LEN[scheme])))
+    return NativeTx(opcode, chain_id, signer, nonce, context, payload, credential, signed)
 
 
 def verify_signature(tx: NativeTx) -> bool:
-    """Ed25519 / secp256k1 signatures over the digest, a multisig's members' too (attestation tags are
-    checked by the validator, which holds the keys)."""
-    digest = tx.digest
-    if tx.scheme == MULTISIG:
-        return all(c.scheme == ATTESTATION or _verify(c.scheme, c.public, c.signature, digest) for c in tx.cosigs)
-    return _verify(tx.scheme, tx.public, tx.signature, digest)
-
-
-def _verify(scheme: int, public: bytes, signature: bytes, digest: bytes) -> bool:
-    if scheme == ED25519:
-        try:
-            crypto_sign_open(signature + digest, public)  # libsodium, without the GIL
-        except (BadSignatureError, ValueError):
-            return False
-        return True
-    if scheme == SECP256K1:
-        try:
-            der = cdata_to_der(deserialize_compact(signature))
-            return bool(coincurve.PublicKey(public).verify(der, digest, hasher=None))
-        except ValueError:
-            return False
-    return False
+    return verify_credential(tx.credential, tx.digest)
 
 
 def cosign(unsigned_envelope: bytes, parts: list[tuple[int, bytes]]) -> bytes:

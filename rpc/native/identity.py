@@ -5,15 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from chain import auth
 from chain.accounts import TAGS, derived_addresses, lookup
 from chain.address import btc_script_text, evm_text, parse_address, svm_text, tron_text
+from chain.auth import SCHEME_NAMES
 from chain.identity import erc20_address, legacy_id_com
 from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE, MintRecord, balance_slot, dust_slot, mint_slot
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, head
-from engines.native import auth
-from engines.native.tx import SCHEME_NAMES
 
 TEXT = {"evm": evm_text, "svm": svm_text, "tron": tron_text}
 
