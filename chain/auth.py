@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
+from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, serialize_compact
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -70,6 +70,20 @@ class Credential:
     public: bytes = b""  # the signing key (empty for attestation and multisig)
     signature: bytes = b""  # signature or attestation tag
     cosigs: tuple[Cosig, ...] = ()  # a multisig's members' signatures
+
+
+def ed25519_credential(digest: bytes, key: SigningKey) -> bytes:
+    return bytes((ED25519,)) + bytes(key.verify_key) + key.sign(digest).signature
+
+
+def secp256k1_credential(digest: bytes, key: coincurve.PrivateKey) -> bytes:
+    der = key.sign(digest, hasher=None)  # libsecp256k1 signs low-s
+    compact: bytes = serialize_compact(der_to_cdata(der))
+    return bytes((SECP256K1,)) + key.public_key.format(compressed=True) + compact
+
+
+def attestation_credential(digest: bytes, attestation_key: bytes) -> bytes:
+    return bytes((ATTESTATION,)) + hmac.digest(attestation_key, digest, "sha256")
 
 
 def _split(scheme: int, cred: bytes) -> tuple[bytes, bytes]:

@@ -135,7 +135,7 @@ def test_refusals(node):
         == "fee_too_low"
     )
     assert refused(node, b"\x10" + b"\xf8\x01\x00") == "malformed"
-    assert refused(node, b"\x11" + b"\x00" * 10) == "unsupported"
+    assert refused(node, b"\x11" + b"\x00" * 10) == "malformed"
     tampered = bytearray(sign({"nonce": 1, "to": BOB, "gas": 21_000}))
     tampered[-5] ^= 1
     assert refused(node, bytes(tampered)) in ("bad_signature", "malformed", "insufficient_funds", "nonce_too_low")
@@ -329,3 +329,34 @@ def test_a_high_s_signature_is_refused_as_ethereum_does(node):
     v = tx.v + (1 if tx.v % 2 == 1 else -1)
     malleated = rlp.encode([tx.nonce, tx.gas_price, tx.gas, tx.to, tx.value, tx.data, v, tx.r, SECP256K1_N - tx.s])
     assert refused(node, b"\x10" + malleated) == "bad_signature"
+
+
+def test_an_ace_identity_calls_the_evm_with_its_own_credential_as_its_derived_address(node):
+    from chain.auth import ed25519_credential
+    from chain.identity import vm_address
+    from engines.evm.engine import ace_digest, ace_unsigned
+    from engines.native.client import AceSigner
+
+    ace = AceSigner(b"\x11" * 32, CHAIN_ID)
+    me = vm_address(ace.id_com, "evm")
+    # fund the identity (through its derived EVM address) and give it a native account
+    run(node, sign({"nonce": 0, "to": to_checksum_address(me), "value": 10**17, "gas": 21_000}))
+    run(node, ace.create_account())
+    caller_runtime = bytes.fromhex("335f5260205ff3")  # return CALLER
+    (deploy,) = run(node, sign({"nonce": 1, "data": bytes.fromhex("6007600a5f3960075ff3") + caller_runtime, "gas": 200_000}))
+
+    def ace_call(nonce, to, value=0, data=b"", key=ace.keys.ed25519):
+        unsigned = ace_unsigned(CHAIN_ID, ace.id_com, nonce, 100_000, 2 * BASE_FEE_WEI, 0, to, value, data)
+        return b"".join([unsigned, ed25519_credential(ace_digest(unsigned), key)])
+
+    txs = run(node, ace_call(0, deploy.receipt.output), ace_call(1, bytes.fromhex(BOB[2:]), value=123))
+    assert [e.receipt.success for e in txs] == [True, True]
+    assert txs[0].receipt.output[-20:] == me  # msg.sender is the identity's derived EVM address
+    assert wei(node, BOB) == 123
+    assert SharedAccounts(State(node.entries)).get_nonce(me) == 2
+    # refused: a key that is not the account's, a replay, a tampered credential
+    assert refused(node, ace_call(2, bytes.fromhex(BOB[2:]), key=SigningKey(b"\x05" * 32))) == "unknown_key"
+    assert refused(node, ace_call(1, bytes.fromhex(BOB[2:]), value=1)) == "nonce_too_low"
+    bad = bytearray(ace_call(2, bytes.fromhex(BOB[2:])))
+    bad[-1] ^= 1
+    assert refused(node, bytes(bad)) == "bad_signature"

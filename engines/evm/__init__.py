@@ -6,13 +6,17 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from chain.auth import SealedKeys
 from chain.ledger import FEE_COLLECTOR
 
 from .engine import EvmEngine
 
 
 def make_engine(validator: SigningKey | None = None, home: Path | None = None) -> EvmEngine:
-    return EvmEngine(FEE_COLLECTOR)
+    """With the validator's key, 0x11 calls may be signed with an attestation credential too."""
+    if validator is None:
+        return EvmEngine(FEE_COLLECTOR)
+    return EvmEngine(FEE_COLLECTOR, SealedKeys(validator, None if home is None else home / "sealed-keys.bin"))
 
 
 __all__ = ["EvmEngine", "make_engine"]

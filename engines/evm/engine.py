@@ -13,23 +13,28 @@ coinbase — so the EVM's fees, like the native runtime's, never change the supp
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, cast
 
 import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import PyEVMError, UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.state import ShanghaiState, ShanghaiTransactionExecutor
+from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
 
 from chain.accounts import bind_identity
+from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
 from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
+from chain.hashing import H, Reader
 from chain.identity import vm_address
 from chain.ledger import WEI_PER_BASE
 from chain.state import State
@@ -124,15 +129,50 @@ class NvmShanghaiState(ShanghaiState):
 
 
 @dataclass
+class AceAuth:
+    """What authorises a 0x11 call: an ACE identity's credential over the envelope's digest."""
+
+    signer: bytes  # id_com
+    credential: Credential
+    digest: bytes
+
+
+@dataclass
 class EvmTx:
     tx: SignedTransactionAPI
     sender: Address
     hash: bytes
+    ace: AceAuth | None = None
+
+
+ACE_DOMAIN = b"nvm/evm-ace/v1"
+# opcode, chain_id, signer, nonce, gas, max_fee_per_gas, max_priority_fee_per_gas, to length
+_ACE_HEAD = struct.Struct(">BQ32sQQQQB")
+
+
+def ace_unsigned(
+    chain_id: int, signer: bytes, nonce: int, gas: int, max_fee: int, priority: int, to: bytes, value: int, data: bytes
+) -> bytes:
+    """A 0x11 envelope without its credential (docs/PROTOCOL.md §10); sign `ace_digest` of it."""
+    if len(to) not in (0, 20):
+        raise ValueError("`to` is 20 bytes, or empty for a contract creation")
+    return (
+        _ACE_HEAD.pack(ACE_CALL, chain_id, signer, nonce, gas, max_fee, priority, len(to))
+        + to
+        + value.to_bytes(32, "big")
+        + len(data).to_bytes(4, "big")
+        + data
+    )
+
+
+def ace_digest(unsigned: bytes) -> bytes:
+    return H(ACE_DOMAIN + unsigned)
 
 
 @dataclass
 class EvmEngine:
     fee_collector: bytes  # id_com that receives every EVM fee
+    sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x11 calls signed that way
     name: str = "evm"
     first_opcode: int = 0x10
     last_opcode: int = 0x1F
@@ -145,7 +185,7 @@ class EvmEngine:
     def decode(self, envelope: bytes) -> Tx:
         op = envelope[0]
         if op == ACE_CALL:
-            raise AdmissionError("EVM calls authorised by an ACE credential (0x11) are not supported yet", "unsupported")
+            return self._decode_ace(envelope)
         if op != RAW_TX:
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the EVM range", "unassigned_opcode")
         raw = envelope[1:]
@@ -170,16 +210,49 @@ class EvmEngine:
         tx_hash = tx.hash
         return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))
 
+    def _decode_ace(self, envelope: bytes) -> Tx:
+        r = Reader(envelope)
+        try:
+            if len(envelope) < _ACE_HEAD.size:
+                raise ValueError("shorter than the header")
+            _op, chain_id, signer, nonce, gas, max_fee, priority, to_len = _ACE_HEAD.unpack_from(envelope)
+            r.pos = _ACE_HEAD.size
+            if to_len not in (0, 20):
+                raise ValueError("`to` is 20 bytes or empty")
+            to, value, data = r.take(to_len), r.uint(32), r.var(4)
+            signed = envelope[: r.pos]
+            credential = read_credential(r)
+            r.done()
+        except ValueError as e:
+            raise AdmissionError(f"EVM ACE call: {e}", "malformed") from None
+        sender = Address(vm_address(signer, "evm"))  # msg.sender: the identity's own EVM address
+        try:
+            unsigned = self.builder.new_unsigned_dynamic_fee_transaction(  # type: ignore[attr-defined]
+                chain_id, nonce, priority, max_fee, gas, Address(to), value, data, []
+            )
+        except (ValidationError, ValueError, TypeError) as e:
+            raise AdmissionError(f"EVM ACE call: {e}", "malformed") from None
+        tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=sender))
+        ace = AceAuth(signer, credential, ace_digest(signed))
+        return Tx(envelope, sender=signer, body=EvmTx(tx, sender, H(envelope), ace))
+
     def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
         wrapped = self.decode(envelope)
         etx: EvmTx = wrapped.body  # type: ignore[assignment]
-        if etx.tx.chain_id is None:
+        if etx.ace is not None:
+            problem = credential_problem(state, etx.ace.signer, etx.ace.credential, etx.ace.digest, self.sealed, check_tags=True)
+            if problem is not None:
+                raise AdmissionError(problem[1], problem[0])
+        elif etx.tx.chain_id is None:
             raise AdmissionError("a transaction without EIP-155 replay protection is refused", "wrong_chain")
         check_transaction(etx, SharedAccounts(state), chain_id, BASE_FEE_WEI, BLOCK_GAS_LIMIT, exact_nonce=False)
         return wrapped
 
     def verify(self, tx: Tx) -> None:
-        return None  # recovering the sender in `decode` is the signature check
+        etx: EvmTx = tx.body  # type: ignore[assignment]
+        # a raw transaction's signature was checked by recovering its sender in `decode`
+        if etx.ace is not None and not verify_credential(etx.ace.credential, etx.ace.digest):
+            raise AdmissionError("signature does not verify", "bad_signature")
 
     # -- execution ---------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
@@ -206,6 +279,11 @@ class EvmEngine:
         evm = self.evm_state(state, ctx)
         evm.lock_changes()
         accounts: SharedAccounts = evm._account_db  # type: ignore[assignment]
+        if etx.ace is not None:  # admitted against an older state: the key may have been rotated since
+            problem = credential_problem(state, etx.ace.signer, etx.ace.credential, etx.ace.digest, self.sealed, check_tags=False)
+            if problem is not None:
+                raise ExecutionError(problem[1], problem[0])
+            bind_identity(state, etx.ace.signer)
         if accounts.get_nonce(etx.sender) != etx.tx.nonce:
             raise ExecutionError(f"nonce {etx.tx.nonce} is not the sender's next ({accounts.get_nonce(etx.sender)})", "bad_nonce")
         try:
@@ -229,6 +307,6 @@ class EvmEngine:
             code = "reverted" if type(err).__name__ == "Revert" else "evm_" + type(err).__name__.lower()
             failure = (code, str(err) or type(err).__name__)
         output = computation.output
-        if etx.tx.to == b"" and computation.is_success:
+        if etx.tx.to in (b"", CREATE_CONTRACT_ADDRESS) and computation.is_success:
             output = computation.msg.storage_address  # a creation's receipt names the new contract
         return Outcome(gas_used=gas_used, output=output, logs=logs, fee=fee_wei // WEI_PER_BASE, failure=failure)

@@ -13,13 +13,11 @@ MetaMask address, a Phantom pubkey, a Bitcoin script or a Tron address directly.
 
 from __future__ import annotations
 
-import hmac
 import itertools
 import struct
 from dataclasses import dataclass
 
 import coincurve
-from coincurve.ecdsa import der_to_cdata, serialize_compact
 from nacl.signing import SigningKey
 
 from chain.auth import (
@@ -32,7 +30,10 @@ from chain.auth import (
     MAX_MEMBERS,
     Cosig,
     Credential,
+    attestation_credential,
+    ed25519_credential,
     read_credential,
+    secp256k1_credential,
     verify_credential,
 )
 from chain.auth import (
@@ -195,19 +196,15 @@ def digest_of(unsigned_envelope: bytes) -> bytes:
 
 
 def sign_ed25519(unsigned_envelope: bytes, key: SigningKey) -> bytes:
-    sig: bytes = key.sign(digest_of(unsigned_envelope)).signature
-    return unsigned_envelope + bytes((ED25519,)) + bytes(key.verify_key) + sig
+    return unsigned_envelope + ed25519_credential(digest_of(unsigned_envelope), key)
 
 
 def sign_secp256k1(unsigned_envelope: bytes, key: coincurve.PrivateKey) -> bytes:
-    der = key.sign(digest_of(unsigned_envelope), hasher=None)  # libsecp256k1 signs low-s
-    compact: bytes = serialize_compact(der_to_cdata(der))
-    return unsigned_envelope + bytes((SECP256K1,)) + key.public_key.format(compressed=True) + compact
+    return unsigned_envelope + secp256k1_credential(digest_of(unsigned_envelope), key)
 
 
 def attest(unsigned_envelope: bytes, attestation_key: bytes) -> bytes:
-    tag = hmac.digest(attestation_key, digest_of(unsigned_envelope), "sha256")
-    return unsigned_envelope + bytes((ATTESTATION,)) + tag
+    return unsigned_envelope + attestation_credential(digest_of(unsigned_envelope), attestation_key)
 
 
 # -- decoding ---------------------------------------------------------------------------------
