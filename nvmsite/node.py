@@ -25,7 +25,8 @@ def load_engine(path: str) -> Engine:
     module_name, _, attr = path.partition(":")
     module = importlib.import_module(module_name)
     if not attr and hasattr(module, "make_engine"):
-        return module.make_engine(validator_key(), settings.NVM_HOME)  # type: ignore[no-any-return]
+        options = settings.NVM_ENGINE_OPTIONS.get(module_name, {})
+        return module.make_engine(validator_key(), settings.NVM_HOME, **options)  # type: ignore[no-any-return]
     obj = getattr(module, attr or "ENGINE")
     return obj() if isinstance(obj, type) else obj  # type: ignore[no-any-return]
 

@@ -96,6 +96,8 @@ NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arriv
 NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
 NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "engines.native,engines.evm").split(",") if e]
+NVM_EVM_FORK = os.environ.get("NVM_EVM_FORK", "shanghai")  # the EVM's rules: shanghai, cancun or prague
+NVM_ENGINE_OPTIONS = {"engines.evm": {"fork": NVM_EVM_FORK}}
 
 LOGGING = {
     "version": 1,

@@ -360,3 +360,25 @@ def test_an_ace_identity_calls_the_evm_with_its_own_credential_as_its_derived_ad
     bad = bytearray(ace_call(2, bytes.fromhex(BOB[2:])))
     bad[-1] ^= 1
     assert refused(node, bytes(bad)) == "bad_signature"
+
+
+@pytest.mark.parametrize("fork", ["shanghai", "cancun", "prague"])
+def test_the_fork_is_a_setting(fork):
+    """Each selectable fork runs the same transfers; Cancun's TSTORE/TLOAD exist only from Cancun on."""
+    validator = SigningKey(bytes(range(1, 33)))
+    reg = Registry()
+    reg.register(make_engine(fork=fork))
+    chain = Chain(MemoryStore(), reg, validator)
+    gen = parse({"chain_id": CHAIN_ID, "alloc": [{"legacy": "evm", "address": ALICE.address, "balance": str(FUNDS)}]})
+    chain.create_genesis(gen.populate, 0)
+    # runtime: TSTORE(0, 7); MSTORE(0, TLOAD(0)); RETURN(0, 32)
+    transient = bytes.fromhex("60075f5d5f5c5f5260205ff3")
+    init = bytes.fromhex("600c600a5f39600c5ff3") + transient
+    (deploy,) = run(chain, sign({"nonce": 0, "data": init, "gas": 200_000}))
+    (call,) = run(chain, sign({"nonce": 1, "to": to_checksum_address(deploy.receipt.output), "gas": 100_000}))
+    (pay,) = run(chain, sign({"nonce": 2, "to": BOB, "value": 5, "gas": 21_000}))
+    assert deploy.receipt.success and pay.receipt.success
+    if fork == "shanghai":
+        assert not call.receipt.success and call.receipt.code == "evm_invalidinstruction"
+    else:
+        assert call.receipt.success and int.from_bytes(call.receipt.output, "big") == 7

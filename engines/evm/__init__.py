@@ -12,11 +12,10 @@ from chain.ledger import FEE_COLLECTOR
 from .engine import EvmEngine
 
 
-def make_engine(validator: SigningKey | None = None, home: Path | None = None) -> EvmEngine:
+def make_engine(validator: SigningKey | None = None, home: Path | None = None, fork: str = "shanghai") -> EvmEngine:
     """With the validator's key, 0x11 calls may be signed with an attestation credential too."""
-    if validator is None:
-        return EvmEngine(FEE_COLLECTOR)
-    return EvmEngine(FEE_COLLECTOR, SealedKeys(validator, None if home is None else home / "sealed-keys.bin"))
+    sealed = None if validator is None else SealedKeys(validator, None if home is None else home / "sealed-keys.bin")
+    return EvmEngine(FEE_COLLECTOR, sealed, fork)
 
 
 __all__ = ["EvmEngine", "make_engine"]

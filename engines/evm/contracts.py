@@ -276,15 +276,18 @@ NVM_PRECOMPILES: dict[Address, Callable[[Any], None]] = {
 }
 
 
-class _Contracts(dict):  # type: ignore[type-arg]
-    """Shanghai's precompiles and ours, then any mint's ERC-20 view found through the state."""
+class _Contracts:
+    """The fork's precompiles and ours, then any mint's ERC-20 view found through the state (py-evm
+    only ever asks `.get(address)`)."""
 
-    def __init__(self, computation: Any) -> None:
-        super().__init__(STATIC)
+    __slots__ = ("computation", "static")
+
+    def __init__(self, static: dict[Address, Any], computation: Any) -> None:
+        self.static = static
         self.computation = computation
 
     def get(self, address: Any, default: Any = None) -> Any:
-        found = dict.get(self, address)
+        found = self.static.get(address)
         if found is not None:
             return found
         mint = mint_at(chain_state(self.computation), address)
@@ -293,12 +296,20 @@ class _Contracts(dict):  # type: ignore[type-arg]
         return lambda computation: erc20(computation, mint)
 
 
-STATIC = {**ShanghaiComputation.get_precompiles(), **NVM_PRECOMPILES}
+class NativeContracts:
+    """Mixed into a fork's computation class: its precompiles plus the n-VM's and the ERC-20 views."""
 
-
-class NvmComputation(ShanghaiComputation):
-    _precompiles = STATIC  # type: ignore[assignment]  # what the executor warms up at the start of a transaction
+    _precompiles: dict[Address, Any]
 
     @property
     def precompiles(self) -> Any:
-        return _Contracts(self)
+        return _Contracts(self._precompiles, self)
+
+
+def with_native_contracts(base: type) -> type:
+    static = {**base.get_precompiles(), **NVM_PRECOMPILES}  # type: ignore[attr-defined]
+    # `_precompiles` is also what the executor warms up at the start of a transaction
+    return type(f"Nvm{base.__name__}", (NativeContracts, base), {"_precompiles": static})
+
+
+NvmComputation = with_native_contracts(ShanghaiComputation)

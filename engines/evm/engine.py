@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 import coincurve
@@ -23,8 +24,9 @@ from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import PyEVMError, UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.shanghai import ShanghaiVM
-from eth.vm.forks.shanghai.state import ShanghaiState, ShanghaiTransactionExecutor
 from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
@@ -40,7 +42,7 @@ from chain.ledger import WEI_PER_BASE
 from chain.state import State
 
 from .accounts import SharedAccounts
-from .contracts import NvmComputation
+from .contracts import with_native_contracts
 
 RAW_TX, ACE_CALL = 0x10, 0x11
 BASE_FEE_WEI = 10**9  # 1 gwei per gas = one base unit
@@ -108,24 +110,45 @@ def recover_sender(tx: SignedTransactionAPI) -> Address:
     return Address(keccak(public.format(compressed=False)[1:])[-20:])
 
 
-class NvmExecutor(ShanghaiTransactionExecutor):
-    """Shanghai's executor, with the base fee paid to the coinbase (the fee collector) instead of burned."""
+class BaseFeeToCoinbase:
+    """Mixed into a fork's executor: the base fee is paid to the coinbase (the fee collector), not burned."""
+
+    vm_state: Any
 
     def finalize_computation(self, transaction: SignedTransactionAPI, computation: Any) -> Any:
-        computation = super().finalize_computation(transaction, computation)
+        computation = super().finalize_computation(transaction, computation)  # type: ignore[misc]
         gas_used = (
             transaction.gas
             - computation.get_gas_remaining()
-            - self.calculate_gas_refund(computation, transaction.gas - computation.get_gas_remaining())
+            - self.calculate_gas_refund(computation, transaction.gas - computation.get_gas_remaining())  # type: ignore[attr-defined]
         )
         self.vm_state.delta_balance(self.vm_state.coinbase, gas_used * self.vm_state.execution_context.base_fee_per_gas)
         return computation
 
 
-class NvmShanghaiState(ShanghaiState):
-    account_db_class = SharedAccounts
-    computation_class = NvmComputation
-    transaction_executor_class = NvmExecutor
+FORKS: dict[str, type[Any]] = {"shanghai": ShanghaiVM, "cancun": CancunVM, "prague": PragueVM}
+
+
+@cache
+def fork_state_class(fork: str) -> type[Any]:
+    """The fork's state class over the shared state, with the native contracts and the fee rule."""
+    if fork not in FORKS:
+        raise ValueError(f"unknown EVM fork {fork!r}: one of {', '.join(FORKS)}")
+    base = FORKS[fork].get_state_class()
+    executor = type(f"Nvm{base.transaction_executor_class.__name__}", (BaseFeeToCoinbase, base.transaction_executor_class), {})
+    return type(
+        f"Nvm{base.__name__}",
+        (base,),
+        {
+            "account_db_class": SharedAccounts,
+            "computation_class": with_native_contracts(base.computation_class),
+            "transaction_executor_class": executor,
+        },
+    )
+
+
+NvmShanghaiState = fork_state_class("shanghai")
+NvmExecutor = NvmShanghaiState.transaction_executor_class
 
 
 @dataclass
@@ -173,12 +196,14 @@ def ace_digest(unsigned: bytes) -> bytes:
 class EvmEngine:
     fee_collector: bytes  # id_com that receives every EVM fee
     sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x11 calls signed that way
+    fork: str = "shanghai"  # or "cancun", "prague" (NVM_EVM_FORK)
     name: str = "evm"
     first_opcode: int = 0x10
     last_opcode: int = 0x1F
 
     def __post_init__(self) -> None:
-        self.builder = ShanghaiVM.get_transaction_builder()
+        self.builder = FORKS[self.fork].get_transaction_builder()
+        self.state_class = fork_state_class(self.fork)
         self.coinbase = Address(vm_address(self.fee_collector, "evm"))
 
     # -- admission ---------------------------------------------------------------------------
@@ -203,6 +228,8 @@ class EvmEngine:
             raise AdmissionError(f"not a valid Ethereum transaction: {e}", "malformed") from None
         if tx.encode() != raw:
             raise AdmissionError("the transaction is not in canonical encoding", "malformed")
+        if raw[0] in (0x03, 0x04):  # EIP-2718 type byte
+            raise AdmissionError("blob (EIP-4844) and set-code (EIP-7702) transactions are not supported here", "unsupported")
         if not (0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2):
             raise AdmissionError("signature values out of range (EIP-2 requires a low s)", "bad_signature")
         sender = recover_sender(tx)
@@ -258,7 +285,7 @@ class EvmEngine:
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
         return 0  # gas is bought and refunded inside the EVM's own transaction processing
 
-    def evm_state(self, state: State, ctx: BlockContext) -> NvmShanghaiState:
+    def evm_state(self, state: State, ctx: BlockContext) -> Any:
         bind_identity(state, self.fee_collector)
         context = ExecutionContext(
             coinbase=self.coinbase,
@@ -270,9 +297,9 @@ class EvmEngine:
             prev_hashes=[Hash32(h) for h in ctx.recent_hashes],
             chain_id=ctx.chain_id,
             base_fee_per_gas=BASE_FEE_WEI,
-            excess_blob_gas=None,
+            excess_blob_gas=None if self.fork == "shanghai" else 0,  # no blobs on this chain
         )
-        return NvmShanghaiState(cast(Any, state), context, Hash32(bytes(32)))  # the shared State is its db
+        return self.state_class(cast(Any, state), context, Hash32(bytes(32)))  # the shared State is its db
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         etx: EvmTx = tx.body  # type: ignore[assignment]
