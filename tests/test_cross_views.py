@@ -1,0 +1,120 @@
+"""One balance, every view: after transfers in every direction — native, EVM value, the ERC-20 view,
+an ACE identity's 0x11 call — `eth_getBalance`, the native mint's ERC-20 `balanceOf`, and the native
+API's identity page show the same amount, each in its own unit."""
+
+import pytest
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+from nacl.signing import SigningKey
+
+from chain.auth import ed25519_credential
+from chain.dispatcher import Registry
+from chain.genesis import parse
+from chain.identity import erc20_address, vm_address
+from chain.ledger import NATIVE_MINT
+from chain.node import Chain
+from chain.store.sql import SqlStore
+from engines.evm import make_engine as evm_engine
+from engines.evm.engine import BASE_FEE_WEI, ace_digest, ace_unsigned
+from engines.native import make_engine as native_engine
+from engines.native import tx as t
+from engines.native.client import AceSigner
+from rpc.native import views
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHAIN_ID = 7231053
+ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+TOKEN = to_checksum_address(erc20_address(NATIVE_MINT))
+
+
+@pytest.fixture
+def node(settings, tmp_path):
+    settings.NVM_HOME = tmp_path
+    validator = SigningKey(bytes(range(1, 33)))
+    (tmp_path / "validator.key").write_text(bytes(validator).hex())
+    views._registry.cache_clear()
+    reg = Registry()
+    reg.register(native_engine(validator, tmp_path))
+    reg.register(evm_engine(validator, tmp_path))
+    chain = Chain(SqlStore(), reg, validator)
+    gen = parse(
+        {
+            "chain_id": CHAIN_ID,
+            "alloc": [
+                {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000000"},
+                {"rev": "11" * 32, "balance": "1000000000000000"},
+            ],
+        }
+    )
+    chain.create_genesis(gen.populate, 0)
+    yield chain
+    views._registry.cache_clear()
+
+
+def rpc(client, method, *params):
+    body = client.post(
+        "/rpc/eth", {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, content_type="application/json"
+    ).json()
+    assert "error" not in body, body
+    return body["result"]
+
+
+def balance_of(client, address: str) -> int:
+    data = "0x" + (keccak(text="balanceOf(address)")[:4] + encode(["address"], [address])).hex()
+    return decode(["uint256"], bytes.fromhex(rpc(client, "eth_call", {"to": TOKEN, "data": data}, "latest")[2:]))[0]
+
+
+def views_agree(client, address: str) -> int:
+    wei = int(rpc(client, "eth_getBalance", address, "latest"), 16)
+    base = balance_of(client, address)
+    native = client.get(f"/api/v1/identity/{address}").json()["balances"][0]
+    assert native["base_units"] == str(base)
+    assert native["views"]["evm"]["amount"] == str(wei)
+    assert wei // 10**9 == base  # wei = base × 10^9 + dust
+    return wei
+
+
+def evm(nonce, to, value=0, data=b"", gas=100_000):
+    tx = {
+        "chainId": CHAIN_ID,
+        "nonce": nonce,
+        "to": to,
+        "value": value,
+        "data": data,
+        "gas": gas,
+        "maxFeePerGas": 2 * BASE_FEE_WEI,
+        "maxPriorityFeePerGas": 0,
+    }
+    return b"\x10" + bytes(ALICE.sign_transaction(tx).raw_transaction)
+
+
+def test_every_direction_keeps_every_view_equal(client, node):
+    ace = AceSigner(b"\x11" * 32, CHAIN_ID)
+    ace_evm = to_checksum_address(vm_address(ace.id_com, "evm"))
+    node.admit(ace.create_account())
+    node.produce(10)
+    steps = [
+        ace.envelope(
+            t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bytes.fromhex(BOB[2:])), amount=3_000_000_000
+        ),  # native → EVM
+        evm(0, BOB, value=1_234_567_891),  # EVM value, not a whole number of base units
+        evm(
+            1, TOKEN, data=keccak(text="transfer(address,uint256)")[:4] + encode(["address", "uint256"], [BOB, 777])
+        ),  # ERC-20 view
+        evm(2, ace_evm, value=10**15),  # EVM → an ACE identity's EVM address
+    ]
+    for envelope in steps:
+        node.admit(envelope)
+        (e,) = node.produce(10).txs
+        assert e.receipt.success, e.receipt.message
+        for who in (ALICE.address, BOB, ace_evm):
+            views_agree(client, who)
+    # and back out of the ACE identity through the EVM, authorised by its native credential
+    unsigned = ace_unsigned(CHAIN_ID, ace.id_com, 0, 50_000, 2 * BASE_FEE_WEI, 0, bytes.fromhex(BOB[2:]), 5 * 10**9, b"")
+    node.admit(unsigned + ed25519_credential(ace_digest(unsigned), ace.keys.ed25519))
+    assert node.produce(10).txs[0].receipt.success
+    bob_wei = views_agree(client, BOB)
+    assert bob_wei == 3_000_000_000 * 10**9 + 1_234_567_891 + 777 * 10**9 + 5 * 10**9
+    views_agree(client, ace_evm)
