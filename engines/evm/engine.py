@@ -31,6 +31,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
+from rlp.codec import encode_raw
 
 from chain.accounts import bind_identity
 from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
@@ -204,6 +205,7 @@ class EvmEngine:
     def __post_init__(self) -> None:
         self.builder = FORKS[self.fork].get_transaction_builder()
         self.state_class = fork_state_class(self.fork)
+        self._last_context: tuple[BlockContext, ExecutionContext] | None = None
         self.coinbase = Address(vm_address(self.fee_collector, "evm"))
 
     # -- admission ---------------------------------------------------------------------------
@@ -287,6 +289,13 @@ class EvmEngine:
 
     def evm_state(self, state: State, ctx: BlockContext) -> Any:
         bind_identity(state, self.fee_collector)
+        return self.state_class(cast(Any, state), self._context(ctx), Hash32(bytes(32)))  # the shared State is its db
+
+    def _context(self, ctx: BlockContext) -> ExecutionContext:
+        """py-evm's block context, made once per block (every transaction of the block shares it)."""
+        cached = self._last_context
+        if cached is not None and cached[0] == ctx:
+            return cached[1]
         context = ExecutionContext(
             coinbase=self.coinbase,
             timestamp=ctx.timestamp_ms // 1000,
@@ -299,7 +308,8 @@ class EvmEngine:
             base_fee_per_gas=BASE_FEE_WEI,
             excess_blob_gas=None if self.fork == "shanghai" else 0,  # no blobs on this chain
         )
-        return self.state_class(cast(Any, state), context, Hash32(bytes(32)))  # the shared State is its db
+        self._last_context = (ctx, context)
+        return context
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         etx: EvmTx = tx.body  # type: ignore[assignment]
@@ -325,7 +335,7 @@ class EvmEngine:
         price = evm.get_gas_price(etx.tx)
         fee_wei = gas_used * price
         logs = [
-            rlp.encode([address, [t.to_bytes(32, "big") for t in topics], data])
+            encode_raw([address, [t.to_bytes(32, "big") for t in topics], data])
             for address, topics, data in computation.get_log_entries()
         ]
         failure = None
