@@ -77,7 +77,9 @@ class SharedAccounts(AccountDatabaseAPI):
         self._warm_log: list[object] = []  # undo log of marks, cut back on discard
         self._checkpoints: dict[int, int] = {}
         self._original: dict[tuple[bytes, int], int] = {}
-        self.touched: set[bytes] = set()  # every address this database saw written (statetests enumerate them)
+        # every address and slot this database saw written: the conformance runner lists accounts from them
+        self.touched: set[bytes] = set()
+        self.slots_written: set[tuple[bytes, int]] = set()
 
     # -- roots: the chain's state root covers all of this, per block --------------------------
     @property
@@ -166,6 +168,7 @@ class SharedAccounts(AccountDatabaseAPI):
         else:
             self.state.delete(key)
         self.touched.add(address)
+        self.slots_written.add((address, slot))
 
     def delete_storage(self, address: Address) -> None:
         generation = _int(self.state.get(generation_key(address))) + 1

@@ -44,6 +44,9 @@ class Command(BaseCommand):
 
         sub.add_parser("status", help="height, root, mempool size")
 
+        st = sub.add_parser("evm-statetest", help="run Ethereum GeneralStateTests fixtures (Shanghai) through our EVM engine")
+        st.add_argument("fixtures", nargs="+", type=Path, help="fixture files or folders of them")
+
         ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
         new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
         new.add_argument("--rev", help="32-byte REV in hex")
@@ -149,6 +152,17 @@ class Command(BaseCommand):
         from rpc.native.views import status_payload
 
         self.emit(status_payload())
+
+    def do_evm_statetest(self, opts: dict[str, Any]) -> None:
+        from engines.evm.conformance import shared_state_executor
+        from engines.evm.statetest import print_report, run_files
+
+        paths: list[Path] = []
+        for p in opts["fixtures"]:
+            paths += sorted(p.glob("**/*.json")) if p.is_dir() else [p]
+        failed = print_report(run_files(paths, shared_state_executor), sys.stdout)
+        if failed:
+            raise CommandError(f"{failed} state test case(s) failed")
 
     def do_identity(self, opts: dict[str, Any]) -> None:
         if opts["identity_action"] == "new":
