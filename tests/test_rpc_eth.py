@@ -138,6 +138,44 @@ def deploy(w3: Web3, runtime: bytes) -> str:
     return receipt.contractAddress
 
 
+def test_a_solidity_erc20_through_web3_deploy_transfer_events_estimate_and_revert_reason(w3):
+    """Token.sol, compiled by solc 0.8.26 (tests/data/solidity), driven the way a dapp drives it."""
+    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    nonce = w3.eth.get_transaction_count(ALICE.address, "pending")
+    build = {"from": ALICE.address, "chainId": CHAIN_ID, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI // 10}
+    deploy_tx = factory.constructor("Gold", "GLD", 10**24).build_transaction(build | {"nonce": nonce})
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(ALICE.sign_transaction(deploy_tx).raw_transaction), timeout=20, poll_latency=0.05
+    )
+    assert receipt.status == 1
+    token = w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+    assert token.functions.symbol().call() == "GLD" and token.functions.totalSupply().call() == 10**24
+    bob = fresh_address()
+    gas = token.functions.transfer(bob, 1234).estimate_gas({"from": ALICE.address})
+    tx = token.functions.transfer(bob, 1234).build_transaction(build | {"nonce": nonce + 1, "gas": gas})
+    sent = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(ALICE.sign_transaction(tx).raw_transaction), timeout=20, poll_latency=0.05
+    )
+    assert sent.status == 1 and sent.gasUsed <= gas
+    assert token.functions.balanceOf(bob).call() == 1234
+    (event,) = token.events.Transfer.get_logs(from_block=sent.blockNumber, to_block=sent.blockNumber)
+    assert event.args["from"] == ALICE.address and event.args["to"] == bob and event.args["value"] == 1234
+    with pytest.raises(ContractLogicError, match="allowance too small"):
+        token.functions.transferFrom(bob, ALICE.address, 1).call({"from": ALICE.address})
+
+
+def test_the_native_mint_is_an_erc20_for_web3_too(w3):
+    from chain.identity import erc20_address
+    from chain.ledger import NATIVE_MINT
+
+    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+    nvm = w3.eth.contract(address=Web3.to_checksum_address(erc20_address(NATIVE_MINT)), abi=art["abi"])
+    assert nvm.functions.symbol().call() == "NVM" and nvm.functions.decimals().call() == 9
+    assert w3.eth.get_code(nvm.address) == b"\xfe"
+    assert nvm.functions.balanceOf(ALICE.address).call() == w3.eth.get_balance(ALICE.address) // 10**9
+
+
 # -- node and chain --------------------------------------------------------------------------------
 def test_identifies_the_chain_and_the_node(w3, url):
     assert w3.is_connected()
