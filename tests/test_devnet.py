@@ -2,25 +2,16 @@
 the API on the given port with the block producer running, so the height rises."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.devnet import free_port, start_devnet, stop_devnet
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> dict:
@@ -30,16 +21,7 @@ def get(url: str) -> dict:
 
 def test_devnet_serves_status_with_a_rising_height(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(NVM_HOME=str(tmp_path / "home"), PORT=str(port), NVM_BLOCK_INTERVAL_MS="100")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "nvm", "devnet"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = start_devnet(tmp_path / "home", port, NVM_BLOCK_INTERVAL_MS="100")
     try:
         base = f"http://127.0.0.1:{port}/api/v1/status"
         first = None
@@ -60,9 +42,7 @@ def test_devnet_serves_status_with_a_rising_height(tmp_path):
         assert (tmp_path / "home" / "nvm.sqlite3").exists()
         assert get(f"http://127.0.0.1:{port}/api/v1/blocks/0")["height"] == 0
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    text = out.decode()
+        text = stop_devnet(proc, tmp_path / "home")
     assert "Prefunded accounts" in text and f"http://127.0.0.1:{port}/api/v1/status" in text
     assert "REV     1111111111111111111111111111111111111111111111111111111111111111" in text
     assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in text

@@ -7,12 +7,7 @@ what a live node makes racy (the mempool, the pending nonce) or slow (the call t
 """
 
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +18,8 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
+
+from tests.support.devnet import devnet_output, free_port, start_devnet, stop_devnet
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAIN_ID = 7231053
@@ -48,12 +45,6 @@ def fresh_address() -> str:
 
 
 # -- the live node -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def post(url: str, body: bytes | str, method: str = "POST") -> tuple[int, object]:
     data = body.encode() if isinstance(body, str) else body
     req = urllib.request.Request(url, data=data if method == "POST" else None, method=method)
@@ -81,16 +72,8 @@ def rpc_error(url: str, method: str, *params: object) -> dict:
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(NVM_HOME=str(tmp_path_factory.mktemp("node")), PORT=str(port), NVM_ON_DEMAND="1")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "nvm", "devnet"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    home = tmp_path_factory.mktemp("node")
+    proc = start_devnet(home, port, NVM_ON_DEMAND="1")
     endpoint = f"http://127.0.0.1:{port}/rpc/eth"
     try:
         deadline = time.monotonic() + 60
@@ -101,16 +84,11 @@ def url(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the devnet did not start: " + (proc.stderr.read().decode() if proc.poll() is not None else ""))
+                pytest.fail("the devnet did not start: " + devnet_output(home)[-2000:])
             time.sleep(0.2)
         yield endpoint
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        stop_devnet(proc, home)
 
 
 @pytest.fixture(scope="module")
@@ -136,44 +114,6 @@ def deploy(w3: Web3, runtime: bytes) -> str:
     receipt = send(w3, {"data": init, "gas": gas})
     assert receipt.status == 1 and receipt.to is None
     return receipt.contractAddress
-
-
-def test_a_solidity_erc20_through_web3_deploy_transfer_events_estimate_and_revert_reason(w3):
-    """Token.sol, compiled by solc 0.8.26 (tests/data/solidity), driven the way a dapp drives it."""
-    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    nonce = w3.eth.get_transaction_count(ALICE.address, "pending")
-    build = {"from": ALICE.address, "chainId": CHAIN_ID, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI // 10}
-    deploy_tx = factory.constructor("Gold", "GLD", 10**24).build_transaction(build | {"nonce": nonce})
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(ALICE.sign_transaction(deploy_tx).raw_transaction), timeout=20, poll_latency=0.05
-    )
-    assert receipt.status == 1
-    token = w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
-    assert token.functions.symbol().call() == "GLD" and token.functions.totalSupply().call() == 10**24
-    bob = fresh_address()
-    gas = token.functions.transfer(bob, 1234).estimate_gas({"from": ALICE.address})
-    tx = token.functions.transfer(bob, 1234).build_transaction(build | {"nonce": nonce + 1, "gas": gas})
-    sent = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(ALICE.sign_transaction(tx).raw_transaction), timeout=20, poll_latency=0.05
-    )
-    assert sent.status == 1 and sent.gasUsed <= gas
-    assert token.functions.balanceOf(bob).call() == 1234
-    (event,) = token.events.Transfer.get_logs(from_block=sent.blockNumber, to_block=sent.blockNumber)
-    assert event.args["from"] == ALICE.address and event.args["to"] == bob and event.args["value"] == 1234
-    with pytest.raises(ContractLogicError, match="allowance too small"):
-        token.functions.transferFrom(bob, ALICE.address, 1).call({"from": ALICE.address})
-
-
-def test_the_native_mint_is_an_erc20_for_web3_too(w3):
-    from chain.identity import erc20_address
-    from chain.ledger import NATIVE_MINT
-
-    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
-    nvm = w3.eth.contract(address=Web3.to_checksum_address(erc20_address(NATIVE_MINT)), abi=art["abi"])
-    assert nvm.functions.symbol().call() == "NVM" and nvm.functions.decimals().call() == 9
-    assert w3.eth.get_code(nvm.address) == b"\xfe"
-    assert nvm.functions.balanceOf(ALICE.address).call() == w3.eth.get_balance(ALICE.address) // 10**9
 
 
 # -- node and chain --------------------------------------------------------------------------------
@@ -357,6 +297,45 @@ def test_nvm_get_identity_answers_for_an_evm_address(url):
 
 
 # -- in-process, over the test database ------------------------------------------------------------
+# -- a Solidity contract and the native mint's ERC-20 view ------------------------------------
+def test_a_solidity_erc20_through_web3_deploy_transfer_events_estimate_and_revert_reason(w3):
+    """Token.sol, compiled by solc 0.8.26 (tests/data/solidity), driven the way a dapp drives it."""
+    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    nonce = w3.eth.get_transaction_count(ALICE.address, "pending")
+    build = {"from": ALICE.address, "chainId": CHAIN_ID, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI // 10}
+    deploy_tx = factory.constructor("Gold", "GLD", 10**24).build_transaction(build | {"nonce": nonce})
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(ALICE.sign_transaction(deploy_tx).raw_transaction), timeout=20, poll_latency=0.05
+    )
+    assert receipt.status == 1
+    token = w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+    assert token.functions.symbol().call() == "GLD" and token.functions.totalSupply().call() == 10**24
+    bob = fresh_address()
+    gas = token.functions.transfer(bob, 1234).estimate_gas({"from": ALICE.address})
+    tx = token.functions.transfer(bob, 1234).build_transaction(build | {"nonce": nonce + 1, "gas": gas})
+    sent = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(ALICE.sign_transaction(tx).raw_transaction), timeout=20, poll_latency=0.05
+    )
+    assert sent.status == 1 and sent.gasUsed <= gas
+    assert token.functions.balanceOf(bob).call() == 1234
+    (event,) = token.events.Transfer.get_logs(from_block=sent.blockNumber, to_block=sent.blockNumber)
+    assert event.args["from"] == ALICE.address and event.args["to"] == bob and event.args["value"] == 1234
+    with pytest.raises(ContractLogicError, match="allowance too small"):
+        token.functions.transferFrom(bob, ALICE.address, 1).call({"from": ALICE.address})
+
+
+def test_the_native_mint_is_an_erc20_for_web3_too(w3):
+    from chain.identity import erc20_address
+    from chain.ledger import NATIVE_MINT
+
+    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+    nvm = w3.eth.contract(address=Web3.to_checksum_address(erc20_address(NATIVE_MINT)), abi=art["abi"])
+    assert nvm.functions.symbol().call() == "NVM" and nvm.functions.decimals().call() == 9
+    assert w3.eth.get_code(nvm.address) == b"\xfe"
+    assert nvm.functions.balanceOf(ALICE.address).call() == w3.eth.get_balance(ALICE.address) // 10**9
+
+
 @pytest.fixture
 def chain(settings, tmp_path):
     from nacl.signing import SigningKey

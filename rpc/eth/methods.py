@@ -48,6 +48,7 @@ from .codec import (
     require_current_state,
 )
 from .simulate import Simulator, parse_call_args
+from .trace import trace_transaction
 
 CLIENT_VERSION = f"nvm-devnet/v0.1.0/{sys.platform}/python{sys.version_info.major}.{sys.version_info.minor}"
 MAX_RAW_TX = 128 * 1024  # bytes, as the native API's largest envelope
@@ -480,6 +481,10 @@ def get_filter_logs(filter_id: Any) -> list[dict[str, Any]]:
 @rpc("eth_uninstallFilter")
 def uninstall_filter(filter_id: Any) -> bool:
     return logs.uninstall_filter(filter_id)
+
+
+# -- debug -------------------------------------------------------------------------------------------
+rpc("debug_traceTransaction")(trace_transaction)
 
 
 # -- the n-VM's own ----------------------------------------------------------------------------------
