@@ -382,3 +382,58 @@ def test_the_fork_is_a_setting(fork):
         assert not call.receipt.success and call.receipt.code == "evm_invalidinstruction"
     else:
         assert call.receipt.success and int.from_bytes(call.receipt.output, "big") == 7
+
+
+def test_authorisation_precompiles_check_real_credentials_and_refuse_what_they_cannot(node):
+    from eth_abi import decode, encode
+
+    from chain.auth import attestation_credential, ed25519_credential, factor_id
+    from chain.hashing import H as keccak  # any 32-byte digest will do
+    from chain.identity import multisig_id_com
+    from engines.native import tx as nt
+    from engines.native.client import AceSigner
+
+    a, b = AceSigner(b"\x11" * 32, CHAIN_ID), AceSigner(b"\x22" * 32, CHAIN_ID)
+    run(node, a.create_account(), b.create_account())
+    members = sorted([a.id_com, b.id_com])
+    ms = multisig_id_com(2, members)
+    run(node, sign({"nonce": 0, "to": to_checksum_address(vm_address_of(ms)), "value": 10**15, "gas": 21_000}))
+    from engines.native.client import multisig_envelope
+
+    run(node, multisig_envelope(CHAIN_ID, 2, members, [a, b], nt.CREATE_ACCOUNT, 0, factor=nt.multisig_factor(2, members)))
+    digest = keccak(b"a message")
+    good = ed25519_credential(digest, a.keys.ed25519)
+    bad = ed25519_credential(keccak(b"another"), a.keys.ed25519)
+    cosig = [bytes((members.index(s.id_com),)) + ed25519_credential(digest, s.keys.ed25519) for s in (a, b)]
+
+    def call(n: int, nonce: int, data: bytes):
+        (e,) = run(
+            node, sign({"nonce": nonce, "to": to_checksum_address((0x100 + n).to_bytes(20, "big")), "data": data, "gas": 200_000})
+        )
+        return e.receipt
+
+    checks = [
+        (2, encode(["bytes32", "bytes32"], [a.id_com, factor_id(nt.ED25519, a.keys.ed25519_public)]), True),
+        (2, encode(["bytes32", "bytes32"], [a.id_com, bytes(32)]), False),
+        (3, encode(["bytes32[]", "bytes32[]", "bytes[]"], [[a.id_com], [digest], [good]]), True),
+        (3, encode(["bytes32[]", "bytes32[]", "bytes[]"], [[a.id_com], [digest], [bad]]), False),
+        (3, encode(["bytes32[]", "bytes32[]", "bytes[]"], [[b.id_com], [digest], [good]]), False),  # not b's key
+        (5, encode(["bytes32", "bytes32", "bytes[]"], [ms, digest, cosig]), True),
+        (5, encode(["bytes32", "bytes32", "bytes[]"], [ms, digest, cosig[:1]]), False),  # below the threshold
+    ]
+    nonce = 1
+    for n, data, expected in checks:
+        r = call(n, nonce, data)
+        nonce += 1
+        assert r.success and decode(["bool"], r.output) == (expected,), (n, r.message)
+    # a credential the node cannot check is an error, never `true`
+    for cred in (attestation_credential(digest, a.keys.attestation_key), b"\x09" + b"\x00" * 64):
+        r = call(3, nonce, encode(["bytes32[]", "bytes32[]", "bytes[]"], [[a.id_com], [digest], [cred]]))
+        nonce += 1
+        assert not r.success and r.code == "reverted"
+
+
+def vm_address_of(id_com: bytes) -> bytes:
+    from chain.identity import vm_address
+
+    return vm_address(id_com, "evm")

@@ -20,10 +20,10 @@ from eth_hash.auto import keccak
 from eth_typing import Address
 from eth_utils.address import to_canonical_address
 
-from chain import ledger
+from chain import auth, ledger
 from chain.accounts import lookup, resolve
-from chain.errors import ExecutionError
-from chain.hashing import U64_MAX
+from chain.errors import AdmissionError, ExecutionError
+from chain.hashing import U64_MAX, Reader
 from chain.identity import context_shard, multisig_id_com, vm_address
 from chain.state import State
 
@@ -247,6 +247,63 @@ def resolve_svm_addr(computation: Any) -> None:
     computation.output = encode(["bytes32"], [vm_address(id_com, "svm")])
 
 
+GAS_PER_SIGNATURE = 3_000
+
+
+def admin_factor_check(computation: Any) -> None:
+    """Is `keyHash` (a factor id, H("nvm/factor" || scheme || key), docs/PROTOCOL.md §9) a factor of idCom?"""
+    computation.consume_gas(GAS_PRECOMPILE, "admin_factor_check")
+    _guard(computation, False)
+    id_com, key_hash = _args_full(computation, ["bytes32", "bytes32"])
+    registered = auth.factors(chain_state(computation), id_com)
+    computation.output = encode(["bool"], [any(auth.factor_id(s, k) == key_hash for s, k in registered)])
+
+
+def _credential(computation: Any, raw: bytes) -> auth.Credential:
+    try:
+        r = Reader(raw)
+        cred = auth.read_credential(r)
+        r.done()
+    except (ValueError, AdmissionError) as e:
+        fail(computation, f"a credential this node cannot read: {e}")
+        raise
+    schemes = [c.scheme for c in cred.cosigs] if cred.scheme == auth.MULTISIG else [cred.scheme]
+    if auth.ATTESTATION in schemes:
+        fail(computation, "attestation credentials cannot be checked inside the EVM (the key is the validator's)")
+    return cred
+
+
+def _authorised(computation: Any, id_com: bytes, cred: auth.Credential, digest: bytes) -> bool:
+    state = chain_state(computation)
+    computation.consume_gas(GAS_PER_SIGNATURE * max(1, len(cred.cosigs)), "signature checks")
+    problem = auth.credential_problem(state, id_com, cred, digest, None, check_tags=False)
+    return problem is None and auth.verify_credential(cred, digest)
+
+
+def zkace_batch_verify(computation: Any) -> None:
+    """Every credential verifies for its identity. A format the node cannot check (a ZK proof, an
+    attestation tag) is an error, never `true`."""
+    computation.consume_gas(GAS_PRECOMPILE, "zkace_batch_verify")
+    _guard(computation, False)
+    id_coms, digests, credentials = _args_full(computation, ["bytes32[]", "bytes32[]", "bytes[]"])
+    if not len(id_coms) == len(digests) == len(credentials):
+        fail(computation, "idComs, digests and credentials must be the same length")
+    creds = [_credential(computation, raw) for raw in credentials]
+    ok = all(_authorised(computation, i, c, d) for i, c, d in zip(id_coms, creds, digests, strict=True))
+    computation.output = encode(["bool"], [ok])
+
+
+def multisig_verify(computation: Any) -> None:
+    """Do `sigs` — members' credentials, each `member index u8 || scheme u8 || key || signature` — reach the
+    multisig account's threshold over `digest`?"""
+    computation.consume_gas(GAS_PRECOMPILE, "multisig_verify")
+    _guard(computation, False)
+    ms_id_com, digest, sigs = _args_full(computation, ["bytes32", "bytes32", "bytes[]"])
+    raw = bytes((auth.MULTISIG, len(sigs))) + b"".join(sigs) if len(sigs) < 256 else b""
+    cred = _credential(computation, raw)
+    computation.output = encode(["bool"], [_authorised(computation, ms_id_com, cred, digest)])
+
+
 def not_yet(name: str) -> Callable[[Any], None]:
     def handler(computation: Any) -> None:
         computation.consume_gas(GAS_PRECOMPILE, name)
@@ -266,11 +323,10 @@ def _args_full(computation: Any, types: list[str]) -> tuple[Any, ...]:
 NVM_PRECOMPILES: dict[Address, Callable[[Any], None]] = {
     ID_COM_VERIFY: id_com_verify,
     CONTEXT_DERIVE: context_derive,
-    # the next three need the native runtime's auth factors and a proof system: said plainly, never faked
-    ADMIN_FACTOR_CHECK: not_yet("admin_factor_check"),
-    ZKACE_BATCH_VERIFY: not_yet("zkace_batch_verify"),
+    ADMIN_FACTOR_CHECK: admin_factor_check,
+    ZKACE_BATCH_VERIFY: zkace_batch_verify,
     MULTISIG_DERIVE: multisig_derive,
-    MULTISIG_VERIFY: not_yet("multisig_verify"),
+    MULTISIG_VERIFY: multisig_verify,
     CROSS_VM_CALL: not_yet("cross_vm_call (it needs the SVM engine)"),
     RESOLVE_SVM_ADDR: resolve_svm_addr,
 }
