@@ -113,10 +113,13 @@ def erc20(computation: Any, mint: bytes) -> None:
     msg = computation.msg
     sel = msg.data_as_bytes[:4]
     me = Address(msg.code_address)
-    record = ledger.get_mint(state, mint)
-    if record is None:
-        fail(computation, "no such mint")
-        return
+
+    def record() -> ledger.MintRecord:
+        found = ledger.get_mint(state, mint)
+        if found is None:
+            fail(computation, "no such mint")
+        assert found is not None
+        return found
 
     def identity(address: bytes) -> bytes | None:
         return lookup(state, "evm", address)
@@ -128,7 +131,7 @@ def erc20(computation: Any, mint: bytes) -> None:
     if sel == TOTAL_SUPPLY:
         computation.consume_gas(GAS_READ, "ERC-20 totalSupply")
         _guard(computation, False)
-        computation.output = encode(["uint256"], [record.supply])
+        computation.output = encode(["uint256"], [record().supply])
     elif sel == BALANCE_OF:
         computation.consume_gas(GAS_READ, "ERC-20 balanceOf")
         _guard(computation, False)
@@ -142,13 +145,13 @@ def erc20(computation: Any, mint: bytes) -> None:
         computation.output = encode(["uint256"], [allowed])
     elif sel == DECIMALS:
         computation.consume_gas(GAS_READ, "ERC-20 decimals")
-        computation.output = encode(["uint8"], [record.decimals])
+        computation.output = encode(["uint8"], [record().decimals])
     elif sel == SYMBOL:
         computation.consume_gas(GAS_READ, "ERC-20 symbol")
-        computation.output = encode(["string"], [record.symbol])
+        computation.output = encode(["string"], [record().symbol])
     elif sel == NAME:
         computation.consume_gas(GAS_READ, "ERC-20 name")
-        computation.output = encode(["string"], [record.name])
+        computation.output = encode(["string"], [record().name])
     elif sel == TRANSFER:
         computation.consume_gas(GAS_TRANSFER, "ERC-20 transfer")
         _guard(computation, True)

@@ -288,7 +288,7 @@ class EvmEngine:
         return 0  # gas is bought and refunded inside the EVM's own transaction processing
 
     def evm_state(self, state: State, ctx: BlockContext) -> Any:
-        bind_identity(state, self.fee_collector)
+        bind_identity(state, self.fee_collector)  # every time: a reverted transaction may have undone it
         return self.state_class(cast(Any, state), self._context(ctx), Hash32(bytes(32)))  # the shared State is its db
 
     def _context(self, ctx: BlockContext) -> ExecutionContext:
