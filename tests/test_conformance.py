@@ -1,7 +1,8 @@
 """Ethereum's GeneralStateTests (Shanghai) through our EVM engine and its shared-state adapter.
 
 The fixtures are loaded from files — shared/vectors/ethereum (a first sample) and tests/data/ethereum
-(a broad sample of ethereum/tests v13.3, see its SOURCE.md) — and each case's post-state root and
+(a broad sample of ethereum/tests v13.3, see its SOURCE.md), plus tests/data/ethereum-beyond-py-evm (19
+v13.3 cases stock py-evm fails; see its README) — and each case's post-state root and
 logs hash must equal Ethereum's, computed from the ledger-backed accounts the adapter reads back.
 
 tests/data/ethereum-beyond-u64 holds the v13.3 fixtures whose pre-state gives an account more wei
@@ -21,7 +22,8 @@ from engines.evm.statetest import load_cases, run_case
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "ethereum"
 LOCAL = Path(__file__).parent / "data" / "ethereum"
 BEYOND = Path(__file__).parent / "data" / "ethereum-beyond-u64"
-FIXTURES = sorted(SHARED.glob("*.json")) + sorted(LOCAL.glob("*.json"))
+BEYOND_PY_EVM = Path(__file__).parent / "data" / "ethereum-beyond-py-evm"  # EIP-3607, EIP-1559 validity, EIP-7610
+FIXTURES = sorted(SHARED.glob("*.json")) + sorted(LOCAL.glob("*.json")) + sorted(BEYOND_PY_EVM.glob("*.json"))
 MAX_WEI = (U64_MAX + 1) * WEI_PER_BASE - 1
 
 

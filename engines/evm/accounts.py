@@ -56,6 +56,11 @@ def generation_key(address: bytes) -> bytes:
     return H(b"nvm/evm/gen" + address)
 
 
+def slot_count_key(address: bytes, generation: int) -> bytes:
+    """How many non-zero slots the account's storage holds: EIP-7610 makes creating over them a collision."""
+    return H(b"nvm/evm/nslots" + address + generation.to_bytes(4, "big"))
+
+
 def storage_key(address: bytes, generation: int, slot: int) -> bytes:
     return H(b"nvm/evm/storage" + address + generation.to_bytes(4, "big") + slot.to_bytes(32, "big"))
 
@@ -160,9 +165,18 @@ class SharedAccounts(AccountDatabaseAPI):
         return _int(self.state.get(self._slot_key(address, slot)))
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
-        key = self._slot_key(address, slot)
+        generation = _int(self.state.get(generation_key(address)))
+        key = storage_key(address, generation, slot)
+        current = _int(self.state.get(key))
         if (address, slot) not in self._original:
-            self._original[(address, slot)] = _int(self.state.get(key))
+            self._original[(address, slot)] = current
+        if bool(current) != bool(value):
+            count_key = slot_count_key(address, generation)
+            count = _int(self.state.get(count_key)) + (1 if value else -1)
+            if count:
+                self.state.set(count_key, count.to_bytes(8, "big"))
+            else:
+                self.state.delete(count_key)
         if value:
             self.state.set(key, _min_bytes(value))
         else:
@@ -183,8 +197,13 @@ class SharedAccounts(AccountDatabaseAPI):
             self.state.set(account_key(address), EXISTS)
         self.touched.add(address)
 
+    def _has_code_or_nonce(self, address: bytes) -> bool:
+        return self.get_nonce(Address(address)) != 0 or self.get_code(Address(address)) != b""
+
     def account_has_code_or_nonce(self, address: Address) -> bool:
-        return self.get_nonce(address) != 0 or self.get_code(address) != b""
+        """py-evm asks this only to detect a creation's address collision; EIP-7610 adds storage to it."""
+        generation = _int(self.state.get(generation_key(address)))
+        return self._has_code_or_nonce(address) or self.state.get(slot_count_key(address, generation)) is not None
 
     def account_exists(self, address: Address) -> bool:
         return self.state.get(account_key(address)) is not None or self.get_balance(address) > 0
@@ -193,7 +212,7 @@ class SharedAccounts(AccountDatabaseAPI):
         self._mark(address)
 
     def account_is_empty(self, address: Address) -> bool:
-        return not self.account_has_code_or_nonce(address) and self.get_balance(address) == 0
+        return not self._has_code_or_nonce(address) and self.get_balance(address) == 0  # EIP-161: storage aside
 
     def delete_account(self, address: Address) -> None:
         """SELFDESTRUCT's end and EIP-161's clearing: the account goes; its identity (and any balance
