@@ -437,3 +437,16 @@ def vm_address_of(id_com: bytes) -> bytes:
     from chain.identity import vm_address
 
     return vm_address(id_com, "evm")
+
+
+def test_non_canonical_rlp_is_refused_without_re_encoding(node):
+    """rlp's strict decoding refuses each way of writing the same transaction differently."""
+    raw = sign({"nonce": 0, "to": BOB, "value": 1, "gas": 21_000})[1:]
+    fields = rlp.decode(raw[1:])
+    leading_zero = raw[:1] + rlp.encode([fields[0], b"\x00" + fields[1], *fields[2:]])
+    assert refused(node, b"\x10" + leading_zero) == "malformed"
+    assert refused(node, b"\x10" + raw + b"\x00") == "malformed"  # trailing bytes
+    legacy = sign({"nonce": 0, "to": BOB, "value": 1, "gas": 21_000, "gasPrice": 2 * BASE_FEE_WEI})[1:]
+    body = rlp.decode(legacy)
+    long_form = b"\xf9" + len(rlp.encode(body)[2:]).to_bytes(2, "big") + rlp.encode(body)[2:]  # long length where short fits
+    assert refused(node, b"\x10" + long_form) == "malformed"

@@ -112,19 +112,11 @@ def recover_sender(tx: SignedTransactionAPI) -> Address:
 
 
 class BaseFeeToCoinbase:
-    """Mixed into a fork's executor: the base fee is paid to the coinbase (the fee collector), not burned."""
+    """Mixed into a fork's state: the coinbase (the fee collector) is paid the whole gas price — base
+    fee and tip — where Ethereum burns the base fee. py-evm asks `get_tip` only to pay the coinbase."""
 
-    vm_state: Any
-
-    def finalize_computation(self, transaction: SignedTransactionAPI, computation: Any) -> Any:
-        computation = super().finalize_computation(transaction, computation)  # type: ignore[misc]
-        gas_used = (
-            transaction.gas
-            - computation.get_gas_remaining()
-            - self.calculate_gas_refund(computation, transaction.gas - computation.get_gas_remaining())  # type: ignore[attr-defined]
-        )
-        self.vm_state.delta_balance(self.vm_state.coinbase, gas_used * self.vm_state.execution_context.base_fee_per_gas)
-        return computation
+    def get_tip(self, transaction: SignedTransactionAPI) -> int:
+        return self.get_gas_price(transaction)  # type: ignore[attr-defined,no-any-return]
 
 
 FORKS: dict[str, type[Any]] = {"shanghai": ShanghaiVM, "cancun": CancunVM, "prague": PragueVM}
@@ -136,15 +128,10 @@ def fork_state_class(fork: str) -> type[Any]:
     if fork not in FORKS:
         raise ValueError(f"unknown EVM fork {fork!r}: one of {', '.join(FORKS)}")
     base = FORKS[fork].get_state_class()
-    executor = type(f"Nvm{base.transaction_executor_class.__name__}", (BaseFeeToCoinbase, base.transaction_executor_class), {})
     return type(
         f"Nvm{base.__name__}",
-        (base,),
-        {
-            "account_db_class": SharedAccounts,
-            "computation_class": with_native_contracts(base.computation_class),
-            "transaction_executor_class": executor,
-        },
+        (BaseFeeToCoinbase, base),
+        {"account_db_class": SharedAccounts, "computation_class": with_native_contracts(base.computation_class)},
     )
 
 
@@ -228,8 +215,8 @@ class EvmEngine:
             IndexError,
         ) as e:
             raise AdmissionError(f"not a valid Ethereum transaction: {e}", "malformed") from None
-        if tx.encode() != raw:
-            raise AdmissionError("the transaction is not in canonical encoding", "malformed")
+        # no re-encoding check needed: rlp's strict decoding already refuses non-canonical bytes
+        # (leading zeros, long-form lengths, trailing data) — tests/test_evm.py shows each
         if raw[0] in (0x03, 0x04):  # EIP-2718 type byte
             raise AdmissionError("blob (EIP-4844) and set-code (EIP-7702) transactions are not supported here", "unsupported")
         if not (0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2):
@@ -330,7 +317,7 @@ class EvmEngine:
         gas_used = (
             etx.tx.gas
             - computation.get_gas_remaining()
-            - NvmExecutor.calculate_gas_refund(computation, etx.tx.gas - computation.get_gas_remaining())
+            - evm.transaction_executor_class.calculate_gas_refund(computation, etx.tx.gas - computation.get_gas_remaining())
         )
         price = evm.get_gas_price(etx.tx)
         fee_wei = gas_used * price
