@@ -35,3 +35,25 @@ def mem_chain(validator: SigningKey) -> Chain:
     gen = parse(GENESIS_CONFIG)
     chain.create_genesis(gen.populate, gen.timestamp_ms)
     return chain
+
+
+def sql_node(settings, tmp_path, config: dict, engine_modules: tuple = ("engines.native",)) -> Chain:
+    """A node over the test database with the node's own engines, its validator key in a fresh NVM_HOME
+    (so the web views' registry — rebuilt here — opens the same sealed keys)."""
+    import importlib
+
+    from chain.genesis import parse
+    from chain.store.sql import SqlStore
+    from rpc.native import views
+
+    settings.NVM_HOME = tmp_path
+    validator = SigningKey(bytes(range(1, 33)))
+    (tmp_path / "validator.key").write_text(bytes(validator).hex())
+    views._registry.cache_clear()
+    reg = Registry()
+    for module in engine_modules:
+        reg.register(importlib.import_module(module).make_engine(validator, tmp_path))
+    chain = Chain(SqlStore(), reg, validator)
+    gen = parse(config)
+    chain.create_genesis(gen.populate, 0)
+    return chain

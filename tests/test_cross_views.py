@@ -6,21 +6,15 @@ import pytest
 from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
-from nacl.signing import SigningKey
 
 from chain.auth import ed25519_credential
-from chain.dispatcher import Registry
-from chain.genesis import parse
 from chain.identity import erc20_address, vm_address
 from chain.ledger import NATIVE_MINT
-from chain.node import Chain
-from chain.store.sql import SqlStore
-from engines.evm import make_engine as evm_engine
 from engines.evm.engine import BASE_FEE_WEI, ace_digest, ace_unsigned
-from engines.native import make_engine as native_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
 from rpc.native import views
+from tests.conftest import sql_node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHAIN_ID = 7231053
@@ -31,24 +25,11 @@ TOKEN = to_checksum_address(erc20_address(NATIVE_MINT))
 
 @pytest.fixture
 def node(settings, tmp_path):
-    settings.NVM_HOME = tmp_path
-    validator = SigningKey(bytes(range(1, 33)))
-    (tmp_path / "validator.key").write_text(bytes(validator).hex())
-    views._registry.cache_clear()
-    reg = Registry()
-    reg.register(native_engine(validator, tmp_path))
-    reg.register(evm_engine(validator, tmp_path))
-    chain = Chain(SqlStore(), reg, validator)
-    gen = parse(
-        {
-            "chain_id": CHAIN_ID,
-            "alloc": [
-                {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000000"},
-                {"rev": "11" * 32, "balance": "1000000000000000"},
-            ],
-        }
-    )
-    chain.create_genesis(gen.populate, 0)
+    alloc = [
+        {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000000"},
+        {"rev": "11" * 32, "balance": "1000000000000000"},
+    ]
+    chain = sql_node(settings, tmp_path, {"chain_id": CHAIN_ID, "alloc": alloc}, ("engines.native", "engines.evm"))
     yield chain
     views._registry.cache_clear()
 

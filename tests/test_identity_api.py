@@ -4,20 +4,15 @@ import json
 
 import pytest
 from django.core.management import call_command
-from nacl.signing import SigningKey
 
 from chain.address import addresses_of
-from chain.dispatcher import Registry
-from chain.genesis import parse
 from chain.identity import id_com
 from chain.ledger import NATIVE_MINT
-from chain.node import Chain
 from chain.store import models as m
-from chain.store.sql import SqlStore
-from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
 from rpc.native import views
+from tests.conftest import sql_node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REV = b"\x11" * 32
@@ -26,22 +21,11 @@ WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 @pytest.fixture
 def node(settings, tmp_path):
-    settings.NVM_HOME = tmp_path
-    validator = SigningKey(bytes(range(1, 33)))
-    (tmp_path / "validator.key").write_text(bytes(validator).hex())
-    views._registry.cache_clear()
-    reg = Registry()
-    reg.register(make_engine(validator, tmp_path))
-    chain = Chain(SqlStore(), reg, validator)
-    gen = parse(
-        {
-            "alloc": [
-                {"id_com": "0x" + id_com(REV).hex(), "balance": "5000000000"},
-                {"legacy": "evm", "address": WALLET, "balance": "1234567891"},
-            ]
-        }
-    )
-    chain.create_genesis(gen.populate, 0)
+    alloc = [
+        {"id_com": "0x" + id_com(REV).hex(), "balance": "5000000000"},
+        {"legacy": "evm", "address": WALLET, "balance": "1234567891"},
+    ]
+    chain = sql_node(settings, tmp_path, {"alloc": alloc})
     yield chain
     views._registry.cache_clear()
 
