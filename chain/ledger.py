@@ -71,6 +71,7 @@ def get_mint(state: State, mint: bytes) -> MintRecord | None:
     return None if raw is None else MintRecord.decode(raw)
 
 
+@lru_cache(maxsize=1 << 16)
 def erc20_map_slot(erc20: bytes) -> bytes:
     """Which mint answers at an ERC-20 address (SPEC §2 derives the address from the mint; this inverts it)."""
     return H(b"nvm/erc20map" + erc20)
@@ -183,6 +184,7 @@ BASE_PER_SAT = 10  # BVM: 8 decimals
 DUST_LIMIT = WEI_PER_BASE  # dust is always < 1 base unit
 
 
+@lru_cache(maxsize=1 << 16)
 def dust_slot(id_com: bytes) -> bytes:
     """Sub-base-unit wei of an identity's native balance (SPEC §3), u32."""
     return H(b"nvm/dust" + id_com)

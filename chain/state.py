@@ -12,6 +12,7 @@ apply. Deleting is writing `None`. Values are never empty.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Final, TypeVar
 
 from .hashing import H
@@ -23,6 +24,7 @@ K = TypeVar("K")
 Diff = list[tuple[bytes, bytes | None, bytes | None]]
 
 
+@lru_cache(maxsize=1 << 16)  # pure; every transfer looks addresses up
 def reverse_index_key(tag: str, address: bytes) -> bytes:
     """SPEC §2: the state key that binds a VM address to its identity."""
     return H(b"nvm/rev/" + tag.encode() + address)

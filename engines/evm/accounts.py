@@ -18,6 +18,7 @@ Where an EVM account lives in the shared state (docs/PROTOCOL.md §10):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth.abc import AccountDatabaseAPI
@@ -36,31 +37,38 @@ EXISTS = b"\x01"
 ERC20_MARKER_CODE = b"\xfe"  # what an ERC-20 view of a mint shows as its code
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def account_key(address: bytes) -> bytes:
     return H(b"nvm/evm/account" + address)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def nonce_key(address: bytes) -> bytes:
     return H(b"nvm/evm/nonce" + address)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def code_key(address: bytes) -> bytes:
     return H(b"nvm/evm/code" + address)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def code_hash_key(address: bytes) -> bytes:
     return H(b"nvm/evm/codehash" + address)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def generation_key(address: bytes) -> bytes:
     return H(b"nvm/evm/gen" + address)
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def slot_count_key(address: bytes, generation: int) -> bytes:
     """How many non-zero slots the account's storage holds: EIP-7610 makes creating over them a collision."""
     return H(b"nvm/evm/nslots" + address + generation.to_bytes(4, "big"))
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
 def storage_key(address: bytes, generation: int, slot: int) -> bytes:
     return H(b"nvm/evm/storage" + address + generation.to_bytes(4, "big") + slot.to_bytes(32, "big"))
 
