@@ -322,6 +322,7 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
         f"  blocks           {base}/api/v1/blocks",
         f"  state proofs     {base}/api/v1/state/proof?key=<hex>",
         f"  identities       {base}/api/v1/identity/<id_com or any address>",
+        f"  Ethereum RPC     {base}/rpc/eth   (MetaMask: chain id {info['chain_id']}, currency NVM)",
         "",
         "CLI: python manage.py nvm transfer --rev <REV> --to <any address> --amount 1.5",
         "",
