@@ -43,6 +43,6 @@ def test_native_transfer_bench_with_admission_in_its_own_process():
 def test_erc20_bench_runs_all_three_ways():
     from bench import erc20
 
-    r = erc20.run(txs=20)
+    r = erc20.run(txs=20, repeat=1)
     assert set(r["runs"]) == {"solidity_ours", "ledger_view", "solidity_eth_tester"}
     assert r["ratio"] > 0 and r["ratio_ledger_view_vs_solidity_py_evm"] > 0

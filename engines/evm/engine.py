@@ -91,21 +91,34 @@ def check_transaction(
         )
 
 
-def recover_sender(tx: SignedTransactionAPI) -> Address:
+def signing_message(raw: bytes, recovery: int | None) -> bytes:
+    """What the sender signed, cut from the raw bytes (strictly decoded already): a typed transaction's
+    type byte and its fields before (y_parity, r, s); a legacy one's six fields, plus (chain id, 0, 0)
+    under EIP-155 (`recovery` is then the chain id)."""
+    if raw[0] < 0x80:  # EIP-2718 typed
+        typed: bytes = raw[:1] + encode_raw(rlp.decode(raw[1:])[:-3])
+        return typed
+    fields = rlp.decode(raw)[:6]
+    if recovery is not None:
+        fields += [recovery.to_bytes((recovery.bit_length() + 7) // 8, "big"), b"", b""]
+    encoded: bytes = encode_raw(fields)
+    return encoded
+
+
+def recover_sender(tx: SignedTransactionAPI, raw: bytes | None = None) -> Address:
     """The signer's address, recovered by libsecp256k1 (coincurve) straight from (r, s, recovery id)."""
-    typed = hasattr(tx, "y_parity")
-    v: int = getattr(tx, "y_parity" if typed else "v")
-    if typed:
-        recovery_id = v
-    elif v in (27, 28):
-        recovery_id = v - 27
-    else:
-        recovery_id = v - 35 - 2 * (tx.chain_id or 0)
+    recovery_id = tx.y_parity  # py-evm derives it for every type (EIP-155's v included)
     if recovery_id not in (0, 1):
         raise AdmissionError("bad signature recovery id", "bad_signature")
     signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes((recovery_id,))
+    if raw is None:
+        message = tx.get_message_for_signing()
+    elif raw[0] < 0x80:  # typed
+        message = signing_message(raw, None)
+    else:
+        message = signing_message(raw, None if getattr(tx, "v", 27) in (27, 28) else tx.chain_id)
     try:
-        public = coincurve.PublicKey.from_signature_and_message(signature, keccak(tx.get_message_for_signing()), hasher=None)
+        public = coincurve.PublicKey.from_signature_and_message(signature, keccak(message), hasher=None)
     except (ValueError, TypeError) as e:
         raise AdmissionError(f"the signature does not recover a sender: {e}", "bad_signature") from None
     return Address(keccak(public.format(compressed=False)[1:])[-20:])
@@ -221,7 +234,7 @@ class EvmEngine:
             raise AdmissionError("blob (EIP-4844) and set-code (EIP-7702) transactions are not supported here", "unsupported")
         if not (0 < tx.r < SECP256K1_N and 0 < tx.s <= SECP256K1_N // 2):
             raise AdmissionError("signature values out of range (EIP-2 requires a low s)", "bad_signature")
-        sender = recover_sender(tx)
+        sender = recover_sender(tx, raw)
         tx.__dict__["sender"] = sender  # py-evm's cached property: it never recovers the sender again
         tx_hash = tx.hash
         return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))

@@ -118,6 +118,7 @@ class Command(BaseCommand):
             default=1,
             help="native-transfer on SQL: 2 = admission in a process of its own, as the web server does it",
         )
+        b.add_argument("--repeat", type=int, default=3, help="erc20: rounds; each figure is the median")
         b.add_argument("--in-memory", action="store_true", help="native-transfer: no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
@@ -232,7 +233,7 @@ class Command(BaseCommand):
         elif opts["scenario"] == "erc20":
             from bench import erc20
 
-            self.emit(erc20.run(opts["txs"] or 500))
+            self.emit(erc20.run(opts["txs"] or 500, opts["repeat"]))
         else:
             from bench import native_transfer
 
