@@ -110,7 +110,7 @@ class SharedAccounts(AccountDatabaseAPI):
         return BLANK_ROOT_HASH
 
     def persist(self) -> Any:
-        raise NotImplementedError("the chain persists the shared state per block, never py-evm")
+        raise RuntimeError("the chain persists the shared state per block; py-evm never does")
 
     # -- balance -----------------------------------------------------------------------------
     def get_balance(self, address: Address) -> int:

@@ -132,10 +132,10 @@ class ReadOnce(Mapping[bytes, bytes]):
         return value
 
     def __iter__(self) -> Iterator[bytes]:
-        raise NotImplementedError("the committed state is read key by key")
+        raise TypeError("the committed state is read key by key, never listed")
 
     def __len__(self) -> int:
-        raise NotImplementedError("the committed state is read key by key")
+        raise TypeError("the committed state is read key by key, never listed")
 
 
 class CallTimeout(Exception):

@@ -186,10 +186,10 @@ class Rewound(Mapping[bytes, bytes]):
         return self.base[key]
 
     def __iter__(self) -> Iterator[bytes]:
-        raise NotImplementedError("the rebuilt state is read key by key")
+        raise TypeError("the rebuilt state is read key by key, never listed")
 
     def __len__(self) -> int:
-        raise NotImplementedError("the rebuilt state is read key by key")
+        raise TypeError("the rebuilt state is read key by key, never listed")
 
 
 def state_before(height: int, position: int) -> Rewound:
