@@ -46,6 +46,9 @@ class Tx:
     sender: bytes | None = None
     body: object = None
     context: bytes | None = None  # the optional 16-byte context tag (SPEC §2 context shards)
+    # Engine-private: the state value the signer's credential was checked against at admission
+    # (execution may skip the check while that value is unchanged).
+    admitted_against: bytes | None = None
 
     @cached_property
     def envelope_id(self) -> bytes:

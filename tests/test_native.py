@@ -189,6 +189,18 @@ def test_secp256k1_factor_and_key_rotation(node, a, b):
     assert last.receipt.code == "unknown_factor"
 
 
+def test_a_key_removed_after_admission_no_longer_signs_in_the_same_block(node, a, b):
+    """Both admitted against the same state; the removal runs first, so the transfer's key is gone."""
+    run(node, a.add_secp256k1_factor(1))
+    removal = a.envelope(t.AUTH_KEY, 2, scheme=t.SECP256K1, action=t.REMOVE, old=a.ed25519_factor_id())
+    transfer = a.envelope(t.TRANSFER, 3, mint=NATIVE_MINT, to=ref(b.id_com), amount=9)
+    before = bal(node, b.id_com)
+    removed, sent = run(node, removal, transfer)
+    assert removed.receipt.success
+    assert not sent.receipt.success and sent.receipt.code == "unknown_key"
+    assert bal(node, b.id_com) == before
+
+
 def test_attestation_credential_through_a_sealed_key(node, a, b):
     run(node, a.add_attestation_factor(1, node.validator_key.verify_key))
     (e,) = run(node, a.envelope(t.TRANSFER, 2, scheme=t.ATTESTATION, mint=NATIVE_MINT, to=ref(b.id_com), amount=4))

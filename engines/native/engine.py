@@ -104,6 +104,8 @@ class NativeEngine:
             raise AdmissionError(f"nonce {ntx.nonce} is too far ahead (next is {have})", "nonce_too_high")
         if self.fee(ntx) > ledger.balance(state, NATIVE_MINT, ntx.signer):
             raise AdmissionError(f"cannot pay the fee of {NATIVE_FEE} base units", "insufficient_fee")
+        if ntx.opcode != CREATE_ACCOUNT and ntx.scheme != MULTISIG:
+            tx.admitted_against = state.get(auth.auth_slot(ntx.signer))
         return tx
 
     def verify(self, tx: Tx) -> None:
@@ -123,10 +125,12 @@ class NativeEngine:
         have = auth.nonce(state, ntx.signer)
         if ntx.nonce != have:
             raise ExecutionError(f"nonce {ntx.nonce} is not the account's next ({have})", "bad_nonce")
-        # admitted against an older state: another transaction may have rotated the key since
-        problem = signer_problem(ntx, state, self.sealed, check_tags=False)
-        if problem is not None:
-            raise ExecutionError(problem[1], problem[0])
+        # Admitted against an older state: another transaction may have rotated the key since. A
+        # single-key signer whose factors are byte-for-byte those admission checked needs no second look.
+        if tx.admitted_against is None or state.get(auth.auth_slot(ntx.signer)) != tx.admitted_against:
+            problem = signer_problem(ntx, state, self.sealed, check_tags=False)
+            if problem is not None:
+                raise ExecutionError(problem[1], problem[0])
         fee = self.fee(ntx)
         ledger.transfer(state, NATIVE_MINT, ntx.signer, FEE_COLLECTOR, fee)
         auth.set_nonce(state, ntx.signer, have + 1)
