@@ -129,7 +129,12 @@ def _one_round(txs: int, init: bytes, datas: list[bytes]) -> dict[str, float]:
     t0 = time.perf_counter()
     hashes = [tester.send_raw_transaction(raw) for raw in raws]
     results["solidity_eth_tester"] = time.perf_counter() - t0
-    assert all(tester.get_transaction_receipt(h)["status"] == 1 for h in hashes), "eth-tester transfers must succeed"
+    # One balance read proves every transfer landed (eth-tester looks a receipt up by scanning blocks:
+    # reading 1,500 receipts would take minutes).
+    left = tester.call(
+        {"from": alice.address, "to": contract, "data": "0x" + _call("balanceOf(address)", ["address"], [alice.address]).hex()}
+    )
+    assert int(left, 16) == 10**27 - len(hashes) * 10**9, "eth-tester transfers must succeed"
     return results
 
 

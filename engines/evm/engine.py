@@ -33,17 +33,18 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
 from rlp.codec import encode_raw
 
-from chain.accounts import bind_identity
+from chain import ledger
+from chain.accounts import bind_identity, lookup, resolve
 from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
 from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
-from chain.hashing import H, Reader
+from chain.hashing import U64_MAX, H, Reader
 from chain.identity import vm_address
 from chain.ledger import WEI_PER_BASE
 from chain.state import State
 
-from .accounts import SharedAccounts
-from .contracts import with_native_contracts
+from .accounts import SharedAccounts, code_key
+from .contracts import GAS_TRANSFER, TRANSFER, TRANSFER_TOPIC, TRUE_WORD, mint_at, with_native_contracts
 
 RAW_TX, ACE_CALL = 0x10, 0x11
 BASE_FEE_WEI = 10**9  # 1 gwei per gas = one base unit
@@ -198,6 +199,9 @@ class EvmEngine:
     fee_collector: bytes  # id_com that receives every EVM fee
     sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x11 calls signed that way
     fork: str = "shanghai"  # or "cancun", "prague" (NVM_EVM_FORK)
+    # An ERC-20 view `transfer` that will succeed skips py-evm's message machinery: the same writes in
+    # the same order, the same gas, log and receipt (tests/test_evm_direct.py runs both ways).
+    direct_views: bool = True
     name: str = "evm"
     first_opcode: int = 0x10
     last_opcode: int = 0x1F
@@ -313,6 +317,10 @@ class EvmEngine:
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         etx: EvmTx = tx.body  # type: ignore[assignment]
+        if self.direct_views and etx.ace is None and self.fork != "prague":  # Prague adds a calldata floor
+            done = self._direct_view_transfer(etx, state)
+            if done is not None:
+                return done
         evm = self.evm_state(state, ctx)
         evm.lock_changes()
         accounts: SharedAccounts = evm._account_db  # type: ignore[assignment]
@@ -347,3 +355,55 @@ class EvmEngine:
         if etx.tx.to in (b"", CREATE_CONTRACT_ADDRESS) and computation.is_success:
             output = computation.msg.storage_address  # a creation's receipt names the new contract
         return Outcome(gas_used=gas_used, output=output, logs=logs, fee=fee_wei // WEI_PER_BASE, failure=failure)
+
+    def _direct_view_transfer(self, etx: EvmTx, state: State) -> Outcome | None:
+        """A raw transaction calling `transfer(address,uint256)` on a mint's ERC-20 view, done without
+        py-evm — or None (nothing written) when it is anything else or would not succeed, and py-evm
+        runs it. On success it makes exactly the calls py-evm's transaction executor makes on the
+        account database, in its order: buy gas, bump the nonce, touch the view, the view's ledger
+        transfer (its recipient resolved first), refund the unused gas, pay the coinbase; EIP-161
+        clears nothing (the coinbase was paid, the view has code)."""
+        tx = etx.tx
+        to, data = tx.to, tx.data
+        if tx.value or len(to) != 20 or len(data) < 68 or data[:4] != TRANSFER or any(data[4:16]):
+            return None
+        amount = int.from_bytes(data[36:68], "big")
+        gas_used = tx.intrinsic_gas + GAS_TRANSFER
+        if amount > U64_MAX or tx.gas < gas_used or tx.max_fee_per_gas < BASE_FEE_WEI:
+            return None
+        if to in self.state_class.computation_class._precompiles or state.get(code_key(to)) is not None:
+            return None
+        mint = mint_at(state, to)
+        if mint is None:
+            return None
+        sender = etx.sender
+        accounts = SharedAccounts(state)
+        balance = accounts.get_balance(sender)
+        if accounts.get_nonce(sender) != tx.nonce or balance < tx.gas * tx.max_fee_per_gas:
+            return None
+        try:
+            tx.validate()
+        except ValidationError:
+            return None
+        price = min(tx.max_fee_per_gas, tx.max_priority_fee_per_gas + BASE_FEE_WEI)
+        recipient = data[16:36]
+        snap = state.snapshot()
+        try:
+            bind_identity(state, self.fee_collector)  # as evm_state() does
+            accounts.set_balance(sender, balance - tx.gas * price)
+            accounts.increment_nonce(sender)
+            accounts.touch_account(to)
+            payer = lookup(state, "evm", sender)
+            if payer is None:
+                raise ExecutionError("no payer", "fallback")
+            ledger.transfer(state, mint, payer, resolve(state, "evm", recipient), amount)
+            if tx.gas > gas_used:
+                accounts.set_balance(sender, accounts.get_balance(sender) + (tx.gas - gas_used) * price)
+            accounts.set_balance(self.coinbase, accounts.get_balance(self.coinbase) + gas_used * price)
+        except ExecutionError:
+            state.revert(snap)  # it would revert (funds, overflow): py-evm says how
+            return None
+        state.commit(snap)
+        topics = [TRANSFER_TOPIC.to_bytes(32, "big"), bytes(12) + sender, bytes(12) + recipient]
+        log = encode_raw([to, topics, amount.to_bytes(32, "big")])
+        return Outcome(gas_used=gas_used, output=TRUE_WORD, logs=[log], fee=gas_used * price // WEI_PER_BASE)

@@ -666,6 +666,7 @@ def traced_engine(engine: EvmEngine, tracer: Tracer) -> EvmEngine:
         f"Traced{base.__name__}", (TracedComputation, base), {"tracer": tracer, "opcodes": tracer.opcode_table(base.opcodes)}
     )
     traced = copy.copy(engine)
+    traced.direct_views = False  # the tracer watches py-evm run the call (the direct path has the same effects)
     traced.state_class = type(f"Traced{base_state.__name__}", (base_state,), {"computation_class": computation})
     return traced
 
