@@ -252,6 +252,7 @@ def parse_factors(raw: bytes) -> list[tuple[int, bytes]]:
 
 def put_factors(state: State, id_com: bytes, items: list[tuple[int, bytes]]) -> None:
     state.set(auth_slot(id_com), b"".join(bytes((s,)) + k for s, k in items))
+    state.note("party", id_com)
 
 
 def nonce(state: State, id_com: bytes) -> int:

@@ -96,6 +96,7 @@ def balance(state: State, mint: bytes, id_com: bytes) -> int:
 
 def _set_balance(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
     _store(state, balance_slot(mint, id_com), amount)
+    state.note("party", id_com)
 
 
 def _store(state: State, slot: bytes, amount: int) -> None:
@@ -112,6 +113,7 @@ def credit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
     if amount < 0 or new > U64_MAX:
         raise ExecutionError("balance would exceed the u64 maximum", "overflow")
     _store(state, slot, new)
+    state.note("party", id_com)
 
 
 def debit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
@@ -121,6 +123,7 @@ def debit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
     if amount < 0 or amount > have:
         raise ExecutionError(f"insufficient funds: have {have}, need {amount} base units", "insufficient_funds")
     _store(state, slot, have - amount)
+    state.note("party", id_com)
 
 
 def mint_to(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
@@ -168,6 +171,8 @@ def approve(state: State, mint: bytes, owner: bytes, spender: bytes, amount: int
         state.set(slot, amount.to_bytes(8, "big"))
     else:
         state.delete(slot)
+    state.note("party", owner)
+    state.note("party", spender)
 
 
 def spend_allowance(state: State, mint: bytes, owner: bytes, spender: bytes, amount: int) -> None:

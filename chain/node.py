@@ -24,6 +24,7 @@ from .dispatcher import BlockContext, Receipt, Registry, Tx, execute_tx
 from .errors import AdmissionError, ChainError
 from .genesis import CHAIN_ID_KEY
 from .hashing import Reader, merkle_root
+from .ledger import FEE_COLLECTOR
 from .state import Diff, State, apply_diff
 from .tree import StateTree
 
@@ -33,6 +34,7 @@ class ExecutedTx:
     tx: Tx
     receipt: Receipt
     diff: Diff
+    parties: tuple[bytes, ...] = ()  # identities it wrote balances, allowances or keys of (fee collector aside)
 
     @cached_property
     def receipt_bytes(self) -> bytes:
@@ -92,6 +94,14 @@ def decode_diff(data: bytes) -> Diff:
         old, new = r.var(4), r.var(4)
         diff.append((key, old if flags & 1 else None, new if flags & 2 else None))
     return diff
+
+
+def _parties(notes: list[tuple[object, ...]], start: int) -> tuple[bytes, ...]:
+    seen: dict[bytes, None] = {}
+    for note in notes[start:]:
+        if note[0] == "party" and note[1] != FEE_COLLECTOR:  # every transaction pays it: no row for that
+            seen[note[1]] = None  # type: ignore[index]
+    return tuple(seen)
 
 
 def chain_id_of(entries: Mapping[bytes, bytes]) -> int:
@@ -173,6 +183,7 @@ class Chain:
         executed: list[ExecutedTx] = []
         for _seq, envelope in pending:
             state.begin_tx()
+            first_note = len(state.notes)
             try:
                 engine = self.registry.route(envelope)
                 tx = self._decoded.pop(envelope, None) or engine.decode(envelope)
@@ -183,7 +194,7 @@ class Chain:
                 executed.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), state.end_tx()))
                 continue
             receipt = execute_tx(engine, tx, state, ctx)
-            executed.append(ExecutedTx(tx, receipt, state.end_tx()))
+            executed.append(ExecutedTx(tx, receipt, state.end_tx(), _parties(state.notes, first_note)))
         diff = state.block_diff()
         writes = self.tree.update(diff)
         header = Header(

@@ -40,7 +40,9 @@ class State:
         self._marks: list[int] = []
         self._tx_start = 0
         # Facts the store mirrors into SQL tables for look-ups the hashed state keys cannot serve:
-        # ("address", tag, address, id_com) for reverse-index bindings, ("mint", mint_id) for new mints.
+        # ("address", tag, address, id_com) for reverse-index bindings, ("mint", mint_id) for new mints,
+        # ("party", id_com) for an identity whose balances, allowances or keys a transaction wrote
+        # (the explorer's "transactions of this identity").
         self.notes: list[tuple[object, ...]] = []
 
     # -- reads and writes ------------------------------------------------------------------

@@ -94,3 +94,18 @@ class MintIndex(models.Model):
 
     class Meta:
         db_table = "nvm_mint"
+
+
+class TxParty(models.Model):
+    """Which identities each transaction wrote balances, allowances or keys of: an identity's
+    transactions across every VM, newest first (the fee collector, paid by all, is left out)."""
+
+    id = models.BigAutoField(primary_key=True)
+    id_com = models.BinaryField()
+    height = models.BigIntegerField()
+    position = models.IntegerField()
+    envelope_id = models.BinaryField()
+
+    class Meta:
+        db_table = "nvm_tx_party"
+        indexes = [models.Index(fields=["id_com", "-height", "-position"], name="nvm_tx_party_by_identity")]

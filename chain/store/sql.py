@@ -126,15 +126,22 @@ class SqlStore:
         alias_rows = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
         index_rows = [(n[1], n[2], n[3], h.height) for n in block.notes if n[0] == "address"]
         mint_rows = [(n[1], h.height) for n in block.notes if n[0] == "mint"]
+        party_rows = [(p, h.height, i, e.tx.envelope_id) for i, e in enumerate(block.txs) for p in e.parties]
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                _commit_pg(block_row, tx_rows, alias_rows, index_rows, mint_rows, block)
+                _commit_pg(block_row, tx_rows, alias_rows, index_rows, mint_rows, party_rows, block)
             else:
-                _commit_orm(block_row, tx_rows, alias_rows, index_rows, mint_rows, block)
+                _commit_orm(block_row, tx_rows, alias_rows, index_rows, mint_rows, party_rows, block)
 
 
 def _commit_pg(
-    block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], mint_rows: list[Row], block: Block
+    block_row: Row,
+    tx_rows: list[Row],
+    alias_rows: list[Row],
+    index_rows: list[Row],
+    mint_rows: list[Row],
+    party_rows: list[Row],
+    block: Block,
 ) -> None:
     # Django's cursor wraps a psycopg 3 cursor, whose binary COPY moves rows without per-row SQL.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
@@ -153,6 +160,7 @@ def _commit_pg(
         )
         _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
         _copy(cur, "nvm_mint (mint, height)", ["bytea", "int8"], mint_rows)
+        _copy(cur, "nvm_tx_party (id_com, height, position, envelope_id)", ["bytea", "int8", "int4", "bytea"], party_rows)
         _upsert_pg(cur, "nvm_state", "key", "value", "bytea", block.state_diff)
         _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", block.node_writes)
         if index_rows:
@@ -195,7 +203,13 @@ def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, change
 
 
 def _commit_orm(
-    block_row: Row, tx_rows: list[Row], alias_rows: list[Row], index_rows: list[Row], mint_rows: list[Row], block: Block
+    block_row: Row,
+    tx_rows: list[Row],
+    alias_rows: list[Row],
+    index_rows: list[Row],
+    mint_rows: list[Row],
+    party_rows: list[Row],
+    block: Block,
 ) -> None:
     height, hash_, header, ts, root, count = block_row
     m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
@@ -203,6 +217,9 @@ def _commit_orm(
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
     m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in mint_rows], batch_size=BATCH)
+    m.TxParty.objects.bulk_create(
+        [m.TxParty(id_com=p, height=h, position=i, envelope_id=e) for p, h, i, e in party_rows], batch_size=BATCH
+    )
     _write(m.StateEntry, "key", "value", block.state_diff)
     _write(m.TreeNode, "path", "blob", block.node_writes)
     if index_rows:
