@@ -23,7 +23,7 @@ services:
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check chain engines rpc nvmsite bench tests
+	$(VENV)/bin/ruff format --check chain engines rpc nvmsite bench tests explorer faucet
 	$(VENV)/bin/mypy chain engines
 
 test: venv services lint

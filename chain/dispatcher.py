@@ -60,6 +60,21 @@ class Tx:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One decoded field of a transaction, in its source chain's terms, for people (the explorer).
+
+    `kind` says how to show `value`: "text", "int", "hex", "id_com" (32 bytes), "address" (`tag` names
+    the VM, `value` the raw address bytes), "mint" (32 bytes), "amount" (base units of `mint`),
+    "wei" (an EVM amount)."""
+
+    label: str
+    value: object
+    kind: str = "text"
+    tag: str | None = None
+    mint: bytes | None = None
+
+
+@dataclass(frozen=True)
 class BlockContext:
     height: int
     timestamp_ms: int

@@ -55,6 +55,19 @@ def open_chain() -> Chain:
     return Chain(SqlStore(), registry(), validator_key())
 
 
+def _announce(height: int) -> None:
+    """Tell /ws/live clients of every web process (a cross-process channel layer only; with the in-memory
+    layer each web process watches the blocks table itself: explorer/live.py)."""
+    from explorer import live
+
+    if not live.cross_process():
+        return
+    try:
+        live.publish(height)
+    except Exception:
+        log.warning("could not announce block %d on the live feed", height, exc_info=True)
+
+
 def run_producer(
     interval_ms: int,
     on_demand: bool,
@@ -93,6 +106,7 @@ def run_producer(
                 next_at = max(next_at + interval_ms / 1000, time.monotonic())
                 block = chain.produce(max_txs)
             made += 1
+            _announce(block.header.height)
             if block.txs:
                 log.info("block %d: %d txs, root %s", block.header.height, len(block.txs), block.header.state_root.hex())
         except Exception:

@@ -32,11 +32,14 @@ INSTALLED_APPS = [
     "nvmsite",
     "chain.store",
     "rpc",
+    "explorer",
+    "faucet",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
 ]
 
 ROOT_URLCONF = "nvmsite.urls"
@@ -84,7 +87,7 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [d for d in [BASE_DIR / "static"] if d.is_dir()]  # the explorer's assets, once it has them
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the explorer's CSS and script (no CDN: these machines have no internet)
 USE_TZ = True
 TIME_ZONE = "UTC"
 
@@ -97,6 +100,12 @@ NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
 NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "engines.native,engines.evm").split(",") if e]
 NVM_EVM_FORK = os.environ.get("NVM_EVM_FORK", "shanghai")  # the EVM's rules: shanghai, cancun or prague
+# The faucet (faucet/service.py): whose funds, how much, how often.
+NVM_FAUCET_REV = os.environ.get("NVM_FAUCET_REV", "11" * 32)  # ACE dev identity #0 of chain/genesis.json
+NVM_FAUCET_AMOUNT = int(os.environ.get("NVM_FAUCET_AMOUNT", str(10 * 10**9)))  # base units: 10 NVM
+NVM_FAUCET_ADDRESS_WINDOW_S = int(os.environ.get("NVM_FAUCET_ADDRESS_WINDOW_S", "60"))  # one drip per address per window
+NVM_FAUCET_CLIENT_LIMIT = int(os.environ.get("NVM_FAUCET_CLIENT_LIMIT", "10"))  # drips per client per window
+NVM_FAUCET_CLIENT_WINDOW_S = int(os.environ.get("NVM_FAUCET_CLIENT_WINDOW_S", "600"))
 NVM_ENGINE_OPTIONS = {"engines.evm": {"fork": NVM_EVM_FORK}}
 
 LOGGING = {

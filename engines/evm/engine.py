@@ -35,8 +35,8 @@ from rlp.codec import encode_raw
 
 from chain import ledger
 from chain.accounts import bind_identity, lookup, resolve
-from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
-from chain.dispatcher import BlockContext, Outcome, Tx
+from chain.auth import SCHEME_NAMES, Credential, SealedKeys, credential_problem, read_credential, verify_credential
+from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import U64_MAX, H, Reader
 from chain.identity import vm_address
@@ -286,6 +286,55 @@ class EvmEngine:
         # a raw transaction's signature was checked by recovering its sender in `decode`
         if etx.ace is not None and not verify_credential(etx.ace.credential, etx.ace.digest):
             raise AdmissionError("signature does not verify", "bad_signature")
+
+    # -- for people --------------------------------------------------------------------------
+    def describe(self, tx: Tx) -> tuple[str, list[Field]]:
+        """The transaction in Ethereum's terms (chain.dispatcher.Field); an ERC-20 call decoded."""
+        etx: EvmTx = tx.body  # type: ignore[assignment]
+        t = etx.tx
+        fields: list[Field] = []
+        if etx.ace is not None:
+            title = "ACE-authorised EVM call (0x11)"
+            fields += [
+                Field("Signer", etx.ace.signer, "id_com"),
+                Field("Credential", SCHEME_NAMES.get(etx.ace.credential.scheme, "?")),
+            ]
+        else:
+            title = {0: "legacy transaction", 1: "EIP-2930 transaction", 2: "EIP-1559 transaction"}.get(
+                t.type_id or 0, "transaction"
+            )
+            fields.append(Field("Hash", etx.hash, "hex"))
+        fields.append(Field("From", bytes(etx.sender), "address", tag="evm"))
+        if t.to in (b"", CREATE_CONTRACT_ADDRESS):
+            fields.append(Field("To", "contract creation"))
+        else:
+            fields.append(Field("To", bytes(t.to), "address", tag="evm"))
+        fields += [
+            Field("Nonce", t.nonce, "int"),
+            Field("Value", t.value, "wei"),
+            Field("Gas limit", t.gas, "int"),
+        ]
+        if etx.ace is None and (t.type_id or 0) < 2:
+            fields.append(Field("Gas price", t.gas_price, "wei"))
+        else:
+            fields += [
+                Field("Max fee per gas", t.max_fee_per_gas, "wei"),
+                Field("Max priority fee", t.max_priority_fee_per_gas, "wei"),
+            ]
+        if t.chain_id is not None:
+            fields.append(Field("Chain id", t.chain_id, "int"))
+        access = getattr(t, "access_list", ())
+        if access:
+            fields.append(Field("Access list", f"{len(access)} addresses, {sum(len(k) for _, k in access)} storage keys"))
+        data = bytes(t.data)
+        fields.append(Field("Input data", data, "hex"))
+        if len(data) >= 68 and data[:4] == TRANSFER and not any(data[4:16]):
+            fields += [
+                Field("ERC-20 call", "transfer(address,uint256)"),
+                Field("Recipient", data[16:36], "address", tag="evm"),
+                Field("Amount (base units)", int.from_bytes(data[36:68], "big"), "int"),
+            ]
+        return title, fields
 
     # -- execution ---------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from chain import auth, ledger
 from chain.accounts import bind_identity, lookup, resolve
-from chain.auth import Problem, SealedKeys, credential_problem, is_multisig_terms_of, members_problem, multisig_terms
-from chain.dispatcher import BlockContext, Outcome, Tx
+from chain.auth import (
+    SCHEME_NAMES,
+    Problem,
+    SealedKeys,
+    credential_problem,
+    is_multisig_terms_of,
+    members_problem,
+    multisig_terms,
+)
+from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT
@@ -32,6 +40,7 @@ from .tx import (
     CREATE_MINT,
     MINT_TO,
     MULTISIG,
+    OPCODE_NAMES,
     REF_ID_COM,
     REMOVE,
     REPLACE,
@@ -117,6 +126,41 @@ class NativeEngine:
     @staticmethod
     def fee(ntx: NativeTx) -> int:
         return 0 if ntx.opcode == CREATE_ACCOUNT else NATIVE_FEE
+
+    # -- for people ------------------------------------------------------------------------
+    def describe(self, tx: Tx) -> tuple[str, list[Field]]:
+        """The operation's name and its fields (chain.dispatcher.Field)."""
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        fields = [
+            Field("Signer", ntx.signer, "id_com"),
+            Field("Nonce", ntx.nonce, "int"),
+            Field("Chain id", ntx.chain_id, "int"),
+            Field("Credential", SCHEME_NAMES.get(ntx.scheme, str(ntx.scheme))),
+        ]
+        if ntx.context is not None:
+            fields.append(Field("Context tag", ntx.context, "hex"))
+        p = ntx.payload
+        mint = p.get("mint")
+        for name, value in p.items():
+            label = name.replace("_", " ").capitalize()
+            if isinstance(value, Ref):
+                if value.kind == REF_ID_COM:
+                    fields.append(Field(label, value.data, "id_com"))
+                else:
+                    fields.append(Field(label, value.data, "address", tag=value.tag))
+            elif name == "mint":
+                fields.append(Field("Mint", value, "mint"))
+            elif name == "amount":
+                fields.append(Field("Amount", value, "amount", mint=mint if isinstance(mint, bytes) else None))
+            elif isinstance(value, Factor):
+                fields.append(Field(label, f"{SCHEME_NAMES.get(value.scheme, value.scheme)} {value.data.hex()}"))
+            elif name == "action":
+                fields.append(Field("Action", {ADD: "add", REMOVE: "remove", REPLACE: "replace"}.get(value, str(value))))  # type: ignore[call-overload]
+            elif isinstance(value, bytes):
+                fields.append(Field(label, value, "hex"))
+            else:
+                fields.append(Field(label, value, "int" if isinstance(value, int) else "text"))
+        return OPCODE_NAMES[ntx.opcode].replace("_", " "), fields
 
     # -- execution -------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:

@@ -249,7 +249,7 @@ class Command(BaseCommand):
             )
 
     def do_devnet(self, opts: dict[str, Any]) -> None:
-        import uvicorn
+        from daphne.cli import CommandLineInterface
 
         call_command("migrate", verbosity=0, interactive=False)
         info = ensure_genesis(None)
@@ -257,7 +257,8 @@ class Command(BaseCommand):
         self.stdout.write(devnet_banner(info, base))
         producer = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "nvm", "node"])
         try:
-            uvicorn.run("nvmsite.asgi:application", host=opts["host"], port=opts["port"], log_level="warning")
+            # daphne serves HTTP and the /ws/live websocket; it returns on SIGINT/SIGTERM
+            CommandLineInterface().run(["-b", opts["host"], "-p", str(opts["port"]), "-v", "0", "nvmsite.asgi:application"])
         finally:
             producer.send_signal(signal.SIGTERM)
             try:

@@ -1,0 +1,348 @@
+"""What the explorer's pages show, read from the SQL store: blocks, transactions (decoded by their
+engine, with a state diff in words), identities and mints. Views only format it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from chain import auth
+from chain.accounts import TAGS, derived_addresses
+from chain.blocks import Header
+from chain.dispatcher import VM_TITLES, Field, Receipt, Registry, Tx
+from chain.errors import AdmissionError
+from chain.identity import erc20_address
+from chain.ledger import (
+    FEE_COLLECTOR,
+    NATIVE_MINT,
+    WEI_PER_BASE,
+    MintRecord,
+    allowance_slot,
+    balance_slot,
+    dust_slot,
+    erc20_map_slot,
+    mint_slot,
+)
+from chain.node import decode_diff
+from chain.state import reverse_index_key
+from chain.store import models as m
+from engines.evm.accounts import account_key, code_hash_key, code_key, nonce_key
+
+PER_PAGE = 25
+
+
+def vm_of(opcode: int) -> str:
+    from rpc.native.views import vm_of as range_of
+
+    return range_of(opcode) or "unknown"
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    from nvmsite.node import registry as configured
+
+    return configured()
+
+
+def mints() -> dict[bytes, MintRecord]:
+    ids = [NATIVE_MINT] + [bytes(k) for k in m.MintIndex.objects.exclude(mint=NATIVE_MINT).values_list("mint", flat=True)]
+    rows = dict(m.StateEntry.objects.filter(key__in=[mint_slot(x) for x in ids]).values_list("key", "value"))
+    out = {}
+    for mint in ids:
+        raw = rows.get(mint_slot(mint))
+        if raw is not None:
+            out[mint] = MintRecord.decode(bytes(raw))
+    return out
+
+
+# -- blocks ------------------------------------------------------------------------------------
+@dataclass
+class BlockSummary:
+    height: int
+    hash: bytes
+    timestamp_ms: int
+    tx_count: int
+    header: Header
+
+
+def block_summary(row: m.Block) -> BlockSummary:
+    return BlockSummary(row.height, bytes(row.hash), row.timestamp_ms, row.tx_count, Header.decode(bytes(row.header)))
+
+
+def latest_blocks(offset: int, limit: int) -> list[BlockSummary]:
+    return [block_summary(r) for r in m.Block.objects.order_by("-height")[offset : offset + limit]]
+
+
+def block_count() -> int:
+    top = m.Block.objects.order_by("-height").values_list("height", flat=True).first()
+    return 0 if top is None else top + 1
+
+
+def find_block(ref: str) -> BlockSummary | None:
+    text = ref.strip().lower()
+    if text.isdigit():
+        row = m.Block.objects.filter(height=int(text)).first()
+    else:
+        raw = _hex(text, 32)
+        row = None if raw is None else m.Block.objects.filter(hash=raw).first()
+    return None if row is None else block_summary(row)
+
+
+# -- transactions ------------------------------------------------------------------------------
+@dataclass
+class TxSummary:
+    id: bytes
+    height: int
+    position: int
+    vm: str
+    title: str
+    success: bool
+    code: str
+    fee: int
+
+
+def tx_summaries(rows: Any) -> list[TxSummary]:
+    out = []
+    for r in rows:
+        receipt = Receipt.decode(bytes(r.receipt))
+        out.append(
+            TxSummary(
+                bytes(r.envelope_id),
+                r.block_id,
+                r.position,
+                vm_of(r.opcode),
+                _title(bytes(r.envelope)),
+                receipt.success,
+                receipt.code,
+                receipt.fee,
+            )
+        )
+    return out
+
+
+def latest_txs(offset: int, limit: int) -> list[TxSummary]:
+    rows = m.Transaction.objects.order_by("-block_id", "-position")[offset : offset + limit]
+    return tx_summaries(rows)
+
+
+def block_txs(height: int, offset: int, limit: int) -> list[TxSummary]:
+    return tx_summaries(m.Transaction.objects.filter(block_id=height).order_by("position")[offset : offset + limit])
+
+
+def identity_txs(id_com: bytes, offset: int, limit: int) -> tuple[list[TxSummary], bool]:
+    """Newest first; and whether there are more."""
+    ids = list(
+        m.TxParty.objects.filter(id_com=id_com)
+        .order_by("-height", "-position")
+        .values_list("envelope_id", flat=True)[offset : offset + limit + 1]
+    )
+    more = len(ids) > limit
+    rows = {bytes(r.envelope_id): r for r in m.Transaction.objects.filter(envelope_id__in=[bytes(i) for i in ids[:limit]])}
+    return tx_summaries(rows[bytes(i)] for i in ids[:limit] if bytes(i) in rows), more
+
+
+def _decode(envelope: bytes) -> Tx | None:
+    try:
+        return registry().route(envelope).decode(envelope)
+    except (AdmissionError, ValueError):
+        return None
+
+
+def _title(envelope: bytes) -> str:
+    tx = _decode(envelope)
+    if tx is None:
+        return "undecodable"
+    describe = getattr(registry().route(envelope), "describe", None)
+    return describe(tx)[0] if describe is not None else VM_TITLES.get(vm_of(envelope[0]), "transaction")
+
+
+@dataclass
+class DiffLine:
+    key: bytes
+    meaning: str
+    old: str
+    new: str
+    id_com: bytes | None = None
+
+
+@dataclass
+class TxDetail:
+    id: bytes
+    ids: list[bytes]
+    height: int
+    position: int
+    vm: str
+    vm_title: str
+    title: str
+    fields: list[Field]
+    receipt: Receipt
+    envelope: bytes
+    context: bytes | None
+    diff: list[DiffLine]
+    logs: list[dict[str, Any]]
+    fee_wei: int | None = None
+    parties: list[bytes] = field(default_factory=list)
+
+
+def find_tx(ref: str) -> m.Transaction | None:
+    raw = _hex(ref.strip(), None)
+    if raw is None:
+        return None
+    row = m.Transaction.objects.filter(envelope_id=raw).first()
+    if row is None:
+        alias = m.TxAlias.objects.filter(alias=raw).values_list("tx_id", flat=True).first()
+        row = None if alias is None else m.Transaction.objects.filter(envelope_id=alias).first()
+    return row
+
+
+def tx_detail(row: m.Transaction) -> TxDetail:
+    envelope = bytes(row.envelope)
+    vm = vm_of(row.opcode)
+    tx = _decode(envelope)
+    title, fields = "undecodable envelope", []
+    if tx is not None:
+        describe = getattr(registry().route(envelope), "describe", None)
+        if describe is not None:
+            title, fields = describe(tx)
+    receipt = Receipt.decode(bytes(row.receipt))
+    parties = [bytes(p) for p in m.TxParty.objects.filter(envelope_id=row.envelope_id).values_list("id_com", flat=True)]
+    diff = explain_diff(
+        decode_diff(bytes(row.diff)),
+        parties + ([tx.sender] if tx is not None and tx.sender and len(tx.sender) == 32 else []),
+        fields,
+    )
+    logs = [_log(raw) for raw in receipt.logs]
+    aliases = [bytes(a) for a in m.TxAlias.objects.filter(tx_id=row.envelope_id).values_list("alias", flat=True)]
+    return TxDetail(
+        bytes(row.envelope_id),
+        aliases,
+        row.block_id,
+        row.position,
+        vm,
+        VM_TITLES.get(vm, vm),
+        title,
+        fields,
+        receipt,
+        envelope,
+        None if row.context is None else bytes(row.context),
+        diff,
+        logs,
+        parties=parties,
+    )
+
+
+def _log(raw: bytes) -> dict[str, Any]:
+    import rlp
+
+    try:
+        address, topics, data = rlp.decode(raw)
+        return {"address": bytes(address), "topics": [bytes(t) for t in topics], "data": bytes(data)}
+    except Exception:
+        return {"raw": raw}
+
+
+# -- the state diff in words -------------------------------------------------------------------
+def explain_diff(
+    diff: list[tuple[bytes, bytes | None, bytes | None]], identities: list[bytes], fields: list[Field]
+) -> list[DiffLine]:
+    """Every changed key with what it means where the keys it could be are known: balances, dust,
+    nonces and keys of the identities involved, allowances between them, mints, the reverse index of
+    their addresses, and EVM account records of the addresses the transaction names."""
+    known = mints()
+    people = list(dict.fromkeys([*identities, FEE_COLLECTOR]))
+    addresses = [bytes(f.value) for f in fields if f.kind == "address" and f.tag == "evm" and isinstance(f.value, bytes)]
+    addresses += [erc20_address(x) for x in known]
+    labels: dict[bytes, tuple[str, str, Any]] = {}
+    for who in people:
+        for mint, rec in known.items():
+            labels[balance_slot(mint, who)] = ("balance", rec.symbol, (who, rec.decimals))
+            for other in people:
+                labels[allowance_slot(mint, who, other)] = ("allowance", rec.symbol, (who, other))
+        labels[dust_slot(who)] = ("dust", "wei below one base unit", (who,))
+        labels[auth.nonce_slot(who)] = ("nonce", "", (who,))
+        labels[auth.auth_slot(who)] = ("keys", "", (who,))
+        for tag, address in derived_addresses(who).items():
+            labels[reverse_index_key(tag, address)] = ("binding", tag, (address,))
+    for mint, rec in known.items():
+        labels[mint_slot(mint)] = ("mint", rec.symbol, (mint,))
+        labels[erc20_map_slot(erc20_address(mint))] = ("erc20map", rec.symbol, (mint,))
+    for a in addresses:
+        labels[account_key(a)] = ("evm-account", "exists", (a,))
+        labels[nonce_key(a)] = ("evm-nonce", "", (a,))
+        labels[code_key(a)] = ("evm-code", "", (a,))
+        labels[code_hash_key(a)] = ("evm-codehash", "", (a,))
+        for tag in TAGS:
+            labels[reverse_index_key(tag, a)] = ("binding", tag, (a,))
+    out = []
+    for key, old, new in diff:
+        out.append(_line(key, old, new, labels.get(key)))
+    return out
+
+
+def _line(key: bytes, old: bytes | None, new: bytes | None, label: tuple[str, str, Any] | None) -> DiffLine:
+    def raw(v: bytes | None) -> str:
+        return "—" if v is None else "0x" + v.hex()
+
+    if label is None:
+        return DiffLine(key, "state entry (hashed key)", raw(old), raw(new))
+    kind, what, args = label
+    if kind == "balance":
+        who, decimals = args
+        return DiffLine(key, f"balance in {what}", _amount(old, decimals), _amount(new, decimals), who)
+    if kind == "allowance":
+        owner, spender = args
+        return DiffLine(key, f"allowance in {what} to 0x{spender.hex()[:8]}…", _int(old), _int(new), owner)
+    if kind == "dust":
+        return DiffLine(key, "dust (wei below one base unit)", _int(old), _int(new), args[0])
+    if kind == "nonce":
+        return DiffLine(key, "native nonce", _int(old), _int(new), args[0])
+    if kind == "keys":
+        return DiffLine(key, "auth keys", raw(old), raw(new), args[0])
+    if kind == "binding":
+        return DiffLine(key, f"reverse index: {what} address 0x{args[0].hex()} →", raw(old), raw(new))
+    if kind == "mint":
+        return DiffLine(key, f"mint record of {what}", raw(old), raw(new))
+    if kind == "erc20map":
+        return DiffLine(key, f"ERC-20 address of {what}", raw(old), raw(new))
+    if kind == "evm-nonce":
+        return DiffLine(key, f"EVM nonce of 0x{args[0].hex()}", _int(old), _int(new))
+    return DiffLine(key, f"EVM {kind[4:]} of 0x{args[0].hex()}", raw(old), raw(new))
+
+
+def _int(v: bytes | None) -> str:
+    return "0" if v is None else str(int.from_bytes(v, "big"))
+
+
+def _amount(v: bytes | None, decimals: int) -> str:
+    from rpc.native.identity import ui_amount
+
+    return ui_amount(0 if v is None else int.from_bytes(v, "big"), decimals)
+
+
+def _hex(text: str, length: int | None) -> bytes | None:
+    t = text[2:] if text[:2].lower() == "0x" else text
+    try:
+        raw = bytes.fromhex(t)
+    except ValueError:
+        return None
+    if length is not None and len(raw) != length:
+        return None
+    return raw
+
+
+WEI = WEI_PER_BASE
+
+
+def holders(mint: bytes, offset: int, limit: int) -> tuple[list[tuple[bytes, int]], bool]:
+    """Identities holding the mint, largest first. Balance keys are hashes, so the candidates are the
+    identities the node has seen: every bound identity (the reverse index's mirror)."""
+    candidates = {bytes(i) for i in m.AddressIndex.objects.values_list("id_com", flat=True).distinct()[:100_000]}
+    slots = {balance_slot(mint, who): who for who in candidates}
+    found: list[tuple[bytes, int]] = []
+    keys = list(slots)
+    for i in range(0, len(keys), 5000):
+        for k, v in m.StateEntry.objects.filter(key__in=keys[i : i + 5000]).values_list("key", "value"):
+            found.append((slots[bytes(k)], int.from_bytes(bytes(v), "big")))
+    found.sort(key=lambda x: (-x[1], x[0]))
+    return found[offset : offset + limit], len(found) > offset + limit

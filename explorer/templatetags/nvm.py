@@ -1,0 +1,111 @@
+"""Formatting for the explorer: hashes shortened (full value kept for copying), amounts with units."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+
+from chain.address import evm_text, svm_text, tron_text
+from chain.dispatcher import Field
+from chain.ledger import WEI_PER_BASE, MintRecord
+from rpc.native.identity import address_text, ui_amount
+
+register = template.Library()
+
+
+@register.filter
+def hx(value: bytes | None) -> str:
+    return "" if value is None else "0x" + bytes(value).hex()
+
+
+@register.filter
+def short(value: bytes | str | None, keep: int = 8) -> str:
+    text = hx(value) if isinstance(value, bytes | bytearray | memoryview) else (value or "")
+    return text if len(text) <= 2 * keep + 3 else f"{text[: keep + 2]}…{text[-keep:]}"
+
+
+@register.simple_tag
+def copyable(value: bytes | str, href: str | None = None, keep: int = 8) -> str:
+    """A shortened value with its full text on hover and a copy button."""
+    full = hx(value) if isinstance(value, bytes | bytearray | memoryview) else value
+    shown = short(full, keep)
+    inner = (
+        format_html('<a href="{}" class="mono">{}</a>', href, shown)
+        if href
+        else format_html('<span class="mono">{}</span>', shown)
+    )
+    return format_html(
+        '<span class="copy" title="{}">{}'
+        '<button type="button" class="copy-btn" data-copy="{}" aria-label="Copy {}">⧉</button></span>',
+        full,
+        inner,
+        full,
+        full,
+    )
+
+
+@register.filter
+def when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+@register.filter
+def nvm(base_units: int) -> str:
+    return ui_amount(int(base_units), 9)
+
+
+@register.filter
+def wei_as_eth(wei: int) -> str:
+    return ui_amount(int(wei), 18)
+
+
+@register.filter
+def wei_as_base(wei: int) -> str:
+    return f"{int(wei) // WEI_PER_BASE}"
+
+
+ADDRESS_TEXT = {"evm": evm_text, "svm": svm_text, "tron": tron_text}
+
+
+@register.simple_tag
+def field_value(f: Field, mints: dict[bytes, MintRecord]) -> str:
+    v = f.value
+    if f.kind == "id_com" and isinstance(v, bytes):
+        return copyable(v, f"/identity/0x{v.hex()}")
+    if f.kind == "address" and isinstance(v, bytes) and f.tag:
+        try:
+            text = address_text(f.tag, v)
+        except Exception:
+            text = "0x" + v.hex()
+        return copyable(text, f"/identity/{text}", 10)
+    if f.kind == "mint" and isinstance(v, bytes):
+        rec = mints.get(v)
+        label = rec.symbol if rec else short(v)
+        return format_html('<a href="/mint/0x{}">{}</a>', v.hex(), label)
+    if f.kind == "amount" and isinstance(v, int):
+        rec = mints.get(f.mint or b"")
+        if rec is None:
+            return format_html('<span class="num">{}</span> base units', v)
+        return format_html(
+            '<span class="num">{}</span> {} <span class="muted">({} base units)</span>', ui_amount(v, rec.decimals), rec.symbol, v
+        )
+    if f.kind == "wei" and isinstance(v, int):
+        return format_html('<span class="num">{}</span> wei <span class="muted">({} NVM-ETH)</span>', v, ui_amount(v, 18))
+    if f.kind == "hex" and isinstance(v, bytes):
+        if not v:
+            return format_html('<span class="muted">{}</span>', "empty")
+        return copyable(v, None, 16)
+    return format_html("{}", v)
+
+
+@register.filter
+def vm_title(vm: str) -> str:
+    return {"native": "Native", "evm": "EVM", "svm": "SVM", "bvm": "BVM", "tvm": "TVM"}.get(vm, vm)
+
+
+@register.filter
+def get(d: dict[Any, Any], key: Any) -> Any:
+    return d.get(key)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("live/home", views.home_live),
+    path("blocks", views.blocks),
+    path("txs", views.txs),
+    path("mints", views.mints),
+    path("block/<str:ref>", views.block),
+    path("tx/<str:ref>", views.tx),
+    path("identity/<str:ref>", views.identity),
+    path("live/identity/<str:ref>", views.identity_live),
+    path("mint/<str:ref>", views.mint),
+    path("search", views.search),
+]

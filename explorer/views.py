@@ -1,0 +1,221 @@
+"""Explorer pages: server-rendered; the live parts are fragments the page's script fetches again
+when `/ws/live` announces a block."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import segno
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+
+from chain.address import AddressError, parse_address
+from chain.identity import erc20_address
+from chain.ledger import NATIVE_MINT
+from chain.store import models as m
+from chain.store.sql import consistent_reads
+from rpc.native.identity import identity_payload, resolve_text, ui_amount
+
+from . import data
+from .data import PER_PAGE
+
+
+def _page(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", "1")), 10**9))
+    except ValueError:
+        return 1
+
+
+def _pager(page: int, more: bool) -> dict[str, int | None]:
+    return {"page": page, "prev": page - 1 if page > 1 else None, "next": page + 1 if more else None}
+
+
+def _chart(blocks: list[data.BlockSummary]) -> dict[str, Any]:
+    """Block times and transactions per block of the recent blocks, oldest first, as SVG bar heights."""
+    seq = list(reversed(blocks))
+    times = [max(0, b.timestamp_ms - a.timestamp_ms) for a, b in pairwise(seq)]
+    counts = [b.tx_count for b in seq[1:]]
+    top_t, top_c = max(times, default=1) or 1, max(counts, default=1) or 1
+    bars = [
+        {
+            "x": i * 12,
+            "h_time": round(60 * t / top_t, 1),
+            "y_time": round(60 - 60 * t / top_t, 1),
+            "h_txs": round(60 * c / top_c, 1),
+            "time": t,
+            "txs": c,
+            "height": b.height,
+        }
+        for i, (t, c, b) in enumerate(zip(times, counts, seq[1:], strict=True))
+    ]
+    return {"bars": bars, "width": 12 * len(bars), "max_time": top_t, "max_txs": top_c}
+
+
+def _home_context() -> dict[str, Any]:
+    blocks = data.latest_blocks(0, 50)
+    return {
+        "blocks": blocks[:10],
+        "txs": data.latest_txs(0, 10),
+        "chart": _chart(blocks),
+        "height": blocks[0].height if blocks else None,
+    }
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    with consistent_reads():
+        return render(request, "explorer/home.html", _home_context())
+
+
+def home_live(request: HttpRequest) -> HttpResponse:
+    with consistent_reads():
+        return render(request, "explorer/_home_live.html", _home_context())
+
+
+def blocks(request: HttpRequest) -> HttpResponse:
+    page = _page(request)
+    with consistent_reads():
+        rows = data.latest_blocks((page - 1) * PER_PAGE, PER_PAGE + 1)
+    return render(request, "explorer/blocks.html", {"blocks": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)})
+
+
+def txs(request: HttpRequest) -> HttpResponse:
+    page = _page(request)
+    with consistent_reads():
+        rows = data.latest_txs((page - 1) * PER_PAGE, PER_PAGE + 1)
+    return render(request, "explorer/txs.html", {"txs": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)})
+
+
+def block(request: HttpRequest, ref: str) -> HttpResponse:
+    page = _page(request)
+    with consistent_reads():
+        found = data.find_block(ref)
+        if found is None:
+            raise Http404(f"no block {ref}")
+        rows = data.block_txs(found.height, (page - 1) * PER_PAGE, PER_PAGE + 1)
+    return render(
+        request,
+        "explorer/block.html",
+        {"block": found, "h": found.header, "txs": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)},
+    )
+
+
+def tx(request: HttpRequest, ref: str) -> HttpResponse:
+    with consistent_reads():
+        row = data.find_tx(ref)
+        if row is None:
+            raise Http404(f"no transaction {ref}")
+        detail = data.tx_detail(row)
+        mints = data.mints()
+    return render(request, "explorer/tx.html", {"t": detail, "mints": mints, "native": mints.get(NATIVE_MINT)})
+
+
+def _qr(text: str) -> str:
+    return segno.make(text, error="m").svg_inline(scale=3, dark="#1b2330", light="#ffffff")
+
+
+def _identity_context(ref: str, page: int) -> dict[str, Any]:
+    try:
+        payload = identity_payload(ref)
+    except AddressError as e:
+        raise Http404(str(e)) from None
+    id_com = bytes.fromhex(payload["id_com"][2:])
+    rows, more = data.identity_txs(id_com, (page - 1) * PER_PAGE, PER_PAGE)
+    addresses = [
+        {
+            "tag": tag,
+            "title": {"evm": "EVM", "svm": "SVM", "btc": "Bitcoin", "tron": "Tron"}[tag],
+            "text": text,
+            "qr": mark_safe(_qr(text)),
+        }
+        for tag, text in payload["addresses"].items()
+    ]
+    return {"i": payload, "id_com": id_com, "addresses": addresses, "txs": rows, "pager": _pager(page, more)}
+
+
+def identity(request: HttpRequest, ref: str) -> HttpResponse:
+    with consistent_reads():
+        return render(request, "explorer/identity.html", _identity_context(ref, _page(request)))
+
+
+def identity_live(request: HttpRequest, ref: str) -> HttpResponse:
+    with consistent_reads():
+        return render(request, "explorer/_identity_live.html", _identity_context(ref, 1))
+
+
+def mint(request: HttpRequest, ref: str) -> HttpResponse:
+    raw = data._hex(ref, 32)
+    page = _page(request)
+    with consistent_reads():
+        known = data.mints()
+        if raw is None or raw not in known:
+            raise Http404(f"no mint {ref}")
+        rec = known[raw]
+        holders, more = data.holders(raw, (page - 1) * PER_PAGE, PER_PAGE)
+    return render(
+        request,
+        "explorer/mint.html",
+        {
+            "mint": raw,
+            "rec": rec,
+            "supply": ui_amount(rec.supply, rec.decimals),
+            "erc20": erc20_address(raw),
+            "holders": holders,
+            "pager": _pager(page, more),
+        },
+    )
+
+
+def mints(request: HttpRequest) -> HttpResponse:
+    with consistent_reads():
+        rows = [(k, r, ui_amount(r.supply, r.decimals)) for k, r in data.mints().items()]
+    return render(request, "explorer/mints.html", {"mints": rows})
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    if not q:
+        return render(request, "explorer/search.html", {"q": q})
+    with consistent_reads():
+        target = where(q)
+    if target is None:
+        return render(request, "explorer/search.html", {"q": q, "not_found": True}, status=404)
+    return redirect(target)
+
+
+def where(q: str) -> str | None:
+    """The page a search goes to: a block (height or hash), a transaction (any of its ids), a mint,
+    or an identity (an id_com or any address of any VM)."""
+    text = q.strip()
+    if text.isdigit() and len(text) < 19:
+        return f"/block/{int(text)}" if m.Block.objects.filter(height=int(text)).exists() else None
+    raw = data._hex(text, None)
+    if raw is not None and len(raw) == 32:
+        if m.Block.objects.filter(hash=raw).exists():
+            return f"/block/0x{raw.hex()}"
+        if data.find_tx(text) is not None:
+            return f"/tx/0x{raw.hex()}"
+        if raw in data.mints():
+            return f"/mint/0x{raw.hex()}"
+    if raw is None:
+        import base58
+
+        try:
+            sig = base58.b58decode(text)
+        except ValueError:
+            sig = b""
+        if len(sig) == 64 and data.find_tx("0x" + sig.hex()) is not None:  # a Solana signature
+            return f"/tx/0x{sig.hex()}"
+    try:
+        parse_address(text)
+    except AddressError:
+        return None
+    id_com, _query, _bound = resolve_text(text)
+    return f"/identity/0x{id_com.hex()}"
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if isinstance(exception, Http404) and exception.args else "There is no such page."
+    return render(request, "explorer/404.html", {"message": message}, status=404)

@@ -1,0 +1,259 @@
+"""Explorer pages, search, faucet and the /ws/live consumer, on the real database (Django's test client;
+the browser tests are separate)."""
+
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from chain.address import addresses_of
+from chain.identity import erc20_address, id_com, legacy_id_com
+from chain.ledger import NATIVE_MINT
+from chain.store import models as m
+from engines.evm.engine import BASE_FEE_WEI
+from engines.native import tx as t
+from engines.native.client import AceSigner
+from explorer import data, live
+from rpc.native import views
+from tests.conftest import sql_node
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHAIN_ID = 7231053
+REV = b"\x11" * 32
+ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+
+
+@pytest.fixture
+def node(settings, tmp_path):
+    alloc = [
+        {"id_com": "0x" + id_com(REV).hex(), "balance": "5000000000000"},
+        {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"},
+    ]
+    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm"))
+    data.registry.cache_clear()
+    cache.clear()
+    yield chain
+    views._registry.cache_clear()
+    data.registry.cache_clear()
+
+
+def produce(node, *envelopes):
+    for e in envelopes:
+        node.admit(e)
+    return node.produce(100)
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+@pytest.fixture
+def busy(node):
+    """A native account, a native transfer to an EVM address, and an ERC-20 view transfer."""
+    s = AceSigner(REV, CHAIN_ID)
+    bob = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    produce(node, s.create_account())
+    b1 = produce(
+        node, s.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bytes.fromhex(bob[2:])), amount=2_500_000_000)
+    )
+    transfer = bytes.fromhex("a9059cbb") + bytes(12) + bytes.fromhex(bob[2:]) + (7 * 10**9).to_bytes(32, "big")
+    raw = ALICE.sign_transaction(
+        {
+            "chainId": CHAIN_ID,
+            "nonce": 0,
+            "to": to_checksum_address(erc20_address(NATIVE_MINT)),
+            "data": transfer,
+            "gas": 60_000,
+            "maxFeePerGas": 2 * BASE_FEE_WEI,
+            "maxPriorityFeePerGas": 1,
+            "value": 0,
+        }
+    ).raw_transaction
+    b2 = produce(node, b"\x10" + bytes(raw))
+    return {"signer": s, "bob": bob, "native": b1.txs[0], "evm": b2.txs[0], "eth_hash": b2.txs[0].tx.ids[0]}
+
+
+def test_home_lists_blocks_and_transactions_with_a_chart(client, node, busy):
+    r = client.get("/")
+    assert r.status_code == 200
+    body = text(r)
+    assert "Latest blocks" in body and "Latest transactions" in body and "<svg" in body
+    assert f'href="/tx/0x{busy["evm"].tx.envelope_id.hex()}"' in body
+    assert 'class="badge vm-evm"' in body and 'class="badge vm-native"' in body
+    assert client.get("/live/home").status_code == 200
+
+
+def test_block_page_shows_the_header_and_its_transactions(client, node, busy):
+    height = node.head.height
+    for ref in (str(height), "0x" + node.head.hash.hex()):
+        r = client.get(f"/block/{ref}")
+        assert r.status_code == 200, ref
+        body = text(r)
+        assert node.head.state_root.hex() in body and node.head.signature.hex() in body
+        assert busy["evm"].tx.envelope_id.hex()[:6] in body
+    assert client.get("/block/999999").status_code == 404
+    assert "Not found" in text(client.get("/block/999999"))
+
+
+def test_native_transaction_page_decodes_fields_and_explains_the_diff(client, node, busy):
+    tx = busy["native"]
+    r = client.get(f"/tx/0x{tx.tx.envelope_id.hex()}")
+    assert r.status_code == 200
+    body = text(r)
+    assert "Transfer" in body and "success" in body and "2.5" in body  # amount 2.5 NVM
+    bob_id = legacy_id_com("evm", bytes.fromhex(busy["bob"][2:]))
+    assert "balance in NVM" in body and "0x" + bob_id.hex() in body
+    assert "reverse index: evm address" in body  # bob's address bound on first receipt
+
+
+def test_evm_transaction_is_found_by_its_ethereum_hash_and_shows_its_log(client, node, busy):
+    r = client.get(f"/tx/0x{busy['eth_hash'].hex()}")
+    assert r.status_code == 200
+    body = text(r)
+    assert "EIP-1559 transaction" in body and "transfer(address,uint256)" in body
+    assert "Logs" in body and "ddf252ad" in body  # the Transfer topic
+    assert "EVM nonce of 0x" + ALICE.address[2:].lower() in body
+
+
+def test_identity_page_from_any_address_shows_every_vm_and_unit(client, node, busy):
+    ic = id_com(REV)
+    pages = [client.get(f"/identity/{a}") for a in ["0x" + ic.hex(), *addresses_of(ic).values()]]
+    assert all(p.status_code == 200 for p in pages)
+    body = text(pages[0])
+    assert all(text(p) == body for p in pages[1:])  # one identity, whichever address led there
+    for address in addresses_of(ic).values():
+        assert address in body
+    assert body.count("<svg") >= 4  # a QR code per address
+    assert 'data-unit="evm"' in body and "wei" in body and "lamport" in body and "sat" in body and "sun" in body
+    assert f'href="/tx/0x{busy["native"].tx.envelope_id.hex()}"' in body  # its transactions
+
+
+def test_search_goes_to_the_right_page(client, node, busy):
+    ic = id_com(REV)
+    cases = {
+        str(node.head.height): f"/block/{node.head.height}",
+        "0x" + node.head.hash.hex(): f"/block/0x{node.head.hash.hex()}",
+        "0x" + busy["eth_hash"].hex(): f"/tx/0x{busy['eth_hash'].hex()}",
+        addresses_of(ic)["svm"]: f"/identity/0x{ic.hex()}",
+        addresses_of(ic)["evm"]: f"/identity/0x{ic.hex()}",
+        "0x" + NATIVE_MINT.hex(): f"/mint/0x{NATIVE_MINT.hex()}",
+    }
+    for q, target in cases.items():
+        r = client.get("/search", {"q": q})
+        assert r.status_code == 302 and r["Location"] == target, (q, r.status_code)
+    missing = client.get("/search", {"q": "no-such-thing"})
+    assert missing.status_code == 404 and "Nothing matches" in text(missing)
+
+
+def test_mint_page_lists_supply_and_holders(client, node, busy):
+    r = client.get(f"/mint/0x{NATIVE_MINT.hex()}")
+    assert r.status_code == 200
+    body = text(r)
+    assert "NVM" in body and erc20_address(NATIVE_MINT).hex()[:8] in body.lower() and "Holders" in body
+    assert id_com(REV).hex()[:8] in body
+    assert client.get("/mint/0x" + "00" * 32).status_code == 404
+
+
+def test_pages_paginate(client, node, busy):
+    r = client.get("/blocks?page=1")
+    assert r.status_code == 200
+    assert client.get("/blocks?page=99").status_code == 200  # an empty page, not an error
+    assert client.get("/txs?page=x").status_code == 200
+
+
+def test_faucet_sends_a_native_transfer_and_rate_limits(client, node):
+    target = "0x000000000000000000000000000000000000bEEF"
+    import threading
+
+    stop = threading.Event()
+
+    def producer():  # the faucet's first drip waits for the block that opens its account
+        while not stop.is_set():
+            node.produce(100)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    try:
+        r = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
+        assert r.status_code == 202, r.content
+        tx_id = r.json()["tx"]
+        again = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
+        assert again.status_code == 429 and again.json()["error"]["code"] == "rate_limited" and "Retry-After" in again
+        page = client.post("/faucet/", {"address": target})
+        assert page.status_code == 429 and "funded recently" in text(page)
+        bad = client.post("/faucet/", {"address": "0xnot-an-address"})
+        assert bad.status_code == 400 and "notice bad" in text(bad)
+        for _ in range(100):
+            if m.Transaction.objects.filter(envelope_id=bytes.fromhex(tx_id[2:])).exists():
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join()
+    identity = text(client.get(f"/identity/{target}"))
+    assert "10" in identity and f"/tx/{tx_id}" in identity
+
+
+def test_live_consumer_sends_each_block(node, busy, settings):
+    from nvmsite.asgi import application
+
+    async def run():
+        ws = WebsocketCommunicator(application, "/ws/live")
+        connected, _ = await ws.connect()
+        assert connected
+        assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
+        layer = get_channel_layer()
+        event = await __import__("asgiref.sync").sync.sync_to_async(live.block_event)(node.head.height)
+        await layer.group_send(live.GROUP, {"type": "live.event", "event": event})
+        got = await ws.receive_json_from(timeout=5)
+        assert got["type"] == "block" and got["height"] == node.head.height
+        assert got["txs"][0]["vm"] == "evm" and got["txs"][0]["success"] and got["txs"][0]["writes"] > 0
+        await ws.disconnect()
+
+    async_to_sync(run)()
+
+
+def test_unknown_pages_are_html_and_unknown_api_paths_json(client, node):
+    assert "text/html" in client.get("/nowhere")["Content-Type"]
+    assert client.get("/api/v1/nowhere")["Content-Type"].startswith("application/json")
+
+
+def test_in_memory_layer_watcher_announces_a_block_made_by_another_process(node, busy, settings):
+    """The embedded default: the producer cannot reach this process's in-memory layer, so the web
+    process watches the blocks table."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import channel_layers
+
+    from nvmsite.asgi import application
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends = {}
+    live._watcher = None
+    s = busy["signer"]
+
+    async def run():
+        ws = WebsocketCommunicator(application, "/ws/live")
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
+        await sync_to_async(lambda: None)()
+        await __import__("asyncio").sleep(3 * live.POLL_S)  # the watcher has read the current height
+        block = await sync_to_async(produce)(
+            node, s.envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=t.Ref(t.REF_ID_COM, s.id_com), amount=1)
+        )
+        got = await ws.receive_json_from(timeout=5)
+        assert got["type"] == "block" and got["height"] == block.header.height
+        assert "0x" + s.id_com.hex() in got["parties"]
+        await ws.disconnect()
+        live._watcher.cancel()
+
+    try:
+        async_to_sync(run)()
+    finally:
+        channel_layers.backends = {}
+        live._watcher = None
