@@ -16,7 +16,6 @@ from chain.identity import erc20_address
 from chain.ledger import (
     FEE_COLLECTOR,
     NATIVE_MINT,
-    WEI_PER_BASE,
     MintRecord,
     allowance_slot,
     balance_slot,
@@ -84,7 +83,7 @@ def find_block(ref: str) -> BlockSummary | None:
     if text.isdigit():
         row = m.Block.objects.filter(height=int(text)).first()
     else:
-        raw = _hex(text, 32)
+        raw = hex_bytes(text, 32)
         row = None if raw is None else m.Block.objects.filter(hash=raw).first()
     return None if row is None else block_summary(row)
 
@@ -181,12 +180,11 @@ class TxDetail:
     context: bytes | None
     diff: list[DiffLine]
     logs: list[dict[str, Any]]
-    fee_wei: int | None = None
     parties: list[bytes] = field(default_factory=list)
 
 
 def find_tx(ref: str) -> m.Transaction | None:
-    raw = _hex(ref.strip(), None)
+    raw = hex_bytes(ref.strip(), None)
     if raw is None:
         return None
     row = m.Transaction.objects.filter(envelope_id=raw).first()
@@ -320,7 +318,7 @@ def _amount(v: bytes | None, decimals: int) -> str:
     return ui_amount(0 if v is None else int.from_bytes(v, "big"), decimals)
 
 
-def _hex(text: str, length: int | None) -> bytes | None:
+def hex_bytes(text: str, length: int | None) -> bytes | None:
     t = text[2:] if text[:2].lower() == "0x" else text
     try:
         raw = bytes.fromhex(t)
@@ -329,9 +327,6 @@ def _hex(text: str, length: int | None) -> bytes | None:
     if length is not None and len(raw) != length:
         return None
     return raw
-
-
-WEI = WEI_PER_BASE
 
 
 def holders(mint: bytes, offset: int, limit: int) -> tuple[list[tuple[bytes, int]], bool]:

@@ -146,7 +146,7 @@ def identity_live(request: HttpRequest, ref: str) -> HttpResponse:
 
 
 def mint(request: HttpRequest, ref: str) -> HttpResponse:
-    raw = data._hex(ref, 32)
+    raw = data.hex_bytes(ref, 32)
     page = _page(request)
     with consistent_reads():
         known = data.mints()
@@ -191,7 +191,7 @@ def where(q: str) -> str | None:
     text = q.strip()
     if text.isdigit() and len(text) < 19:
         return f"/block/{int(text)}" if m.Block.objects.filter(height=int(text)).exists() else None
-    raw = data._hex(text, None)
+    raw = data.hex_bytes(text, None)
     if raw is not None and len(raw) == 32:
         if m.Block.objects.filter(hash=raw).exists():
             return f"/block/0x{raw.hex()}"
