@@ -4,13 +4,12 @@ engine, with a state diff in words), identities and mints. Views only format it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from chain import auth
 from chain.accounts import TAGS, derived_addresses
 from chain.blocks import Header
-from chain.dispatcher import VM_TITLES, Field, Receipt, Registry, Tx
+from chain.dispatcher import VM_TITLES, Field, Receipt, Tx
 from chain.errors import AdmissionError
 from chain.identity import erc20_address
 from chain.ledger import (
@@ -27,6 +26,7 @@ from chain.node import decode_diff
 from chain.state import reverse_index_key
 from chain.store import models as m
 from engines.evm.accounts import account_key, code_hash_key, code_key, nonce_key
+from nvmsite.node import web_registry
 
 PER_PAGE = 25
 
@@ -37,11 +37,7 @@ def vm_of(opcode: int) -> str:
     return range_of(opcode) or "unknown"
 
 
-@lru_cache(maxsize=1)
-def registry() -> Registry:
-    from nvmsite.node import registry as configured
-
-    return configured()
+registry = web_registry  # the same engines the APIs admit with
 
 
 def mints() -> dict[bytes, MintRecord]:

@@ -27,6 +27,7 @@ from chain.store.sql import SqlEntries, SqlStore
 from engines.native import tx as t
 from engines.native.client import AceSigner
 from nvmsite.cli import ref_of
+from nvmsite.node import web_registry as registry
 
 LOCK = "nvm:faucet:lock"
 NEXT_NONCE = "nvm:faucet:next-nonce"
@@ -81,8 +82,6 @@ def _serialised() -> Iterator[None]:
 
 def _open_account(me: AceSigner, store: SqlStore, chain_id: int) -> None:
     """The faucet's first drip creates its native account and waits for the block that holds it."""
-    from explorer.data import registry
-
     entries = SqlEntries()
     try:
         store.add_pending([registry().admit(me.create_account(), State(entries), chain_id)])
@@ -126,8 +125,6 @@ def drip(address: str, client: str) -> Drip:
         if chain_id != me.chain_id:
             raise FaucetError("misconfigured", "the faucet identity belongs to another chain id", 503)
         store = SqlStore()
-        from explorer.data import registry
-
         if not auth.factors(state, me.id_com):
             _open_account(me, store, chain_id)
             state = State(entries)

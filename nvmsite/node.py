@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -36,6 +37,13 @@ def registry() -> Registry:
     for path in settings.NVM_ENGINES:
         reg.register(load_engine(path))
     return reg
+
+
+@lru_cache(maxsize=1)
+def web_registry() -> Registry:
+    """The one registry of a web process (APIs, explorer, faucet): admission everywhere uses the same
+    engines, and so the same sealed attestation keys."""
+    return registry()
 
 
 def validator_key() -> SigningKey:

@@ -18,7 +18,7 @@ from chain.store import models as m
 from engines.evm.engine import BASE_FEE_WEI
 from engines.native import tx as t
 from engines.native.client import AceSigner
-from explorer import data, live
+from explorer import live
 from rpc.native import views
 from tests.conftest import sql_node
 
@@ -35,11 +35,9 @@ def node(settings, tmp_path):
         {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"},
     ]
     chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm"))
-    data.registry.cache_clear()
     cache.clear()
     yield chain
     views._registry.cache_clear()
-    data.registry.cache_clear()
 
 
 def produce(node, *envelopes):

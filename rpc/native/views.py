@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -19,7 +19,7 @@ from nacl.signing import VerifyKey
 
 from chain.address import AddressError
 from chain.blocks import Header
-from chain.dispatcher import VM_RANGES, Receipt, Registry
+from chain.dispatcher import VM_RANGES, Receipt
 from chain.errors import AdmissionError, ChainError
 from chain.hashing import H
 from chain.node import chain_id_of, decode_diff
@@ -28,6 +28,7 @@ from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore, head, nodes_on_path
 from chain.tree import StateTree, verify_proof
 from engines.native.engine import NATIVE_FEE
+from nvmsite.node import web_registry
 from rpc.jsonbody import MAX_JSON_DEPTH, too_deep
 
 from .identity import identity_payload
@@ -178,11 +179,7 @@ def block(request: HttpRequest, ref: str) -> dict[str, Any]:
 
 
 # -- transactions ---------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _registry() -> Registry:
-    from nvmsite.node import registry
-
-    return registry()
+_registry = web_registry  # the web process's one registry (tests clear it between nodes)
 
 
 def _body_json(request: HttpRequest) -> dict[str, Any]:
