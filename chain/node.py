@@ -96,7 +96,7 @@ def decode_diff(data: bytes) -> Diff:
     return diff
 
 
-def _parties(notes: list[tuple[object, ...]], start: int) -> tuple[bytes, ...]:
+def parties_of(notes: list[tuple[object, ...]], start: int) -> tuple[bytes, ...]:
     seen: dict[bytes, None] = {}
     for note in notes[start:]:
         if note[0] == "party" and note[1] != FEE_COLLECTOR:  # every transaction pays it: no row for that
@@ -194,7 +194,7 @@ class Chain:
                 executed.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), state.end_tx()))
                 continue
             receipt = execute_tx(engine, tx, state, ctx)
-            executed.append(ExecutedTx(tx, receipt, state.end_tx(), _parties(state.notes, first_note)))
+            executed.append(ExecutedTx(tx, receipt, state.end_tx(), parties_of(state.notes, first_note)))
         diff = state.block_diff()
         writes = self.tree.update(diff)
         header = Header(

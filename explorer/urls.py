@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import submit, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("live/identity/<str:ref>", views.identity_live),
     path("mint/<str:ref>", views.mint),
     path("search", views.search),
+    path("submit", submit.submit),
+    path("live/status/<str:ref>", submit.status_live),
 ]

@@ -20,6 +20,7 @@ from rpc.native.identity import identity_payload, resolve_text, ui_amount
 
 from . import data
 from .data import PER_PAGE
+from .submit import tx_status
 
 
 def _page(request: HttpRequest) -> int:
@@ -106,10 +107,28 @@ def tx(request: HttpRequest, ref: str) -> HttpResponse:
     with consistent_reads():
         row = data.find_tx(ref)
         if row is None:
-            raise Http404(f"no transaction {ref}")
+            pending = _pending_id(ref)
+            if pending is None:
+                raise Http404(f"no transaction {ref}")
+            return render(request, "explorer/tx_pending.html", {"s": tx_status(pending)})
         detail = data.tx_detail(row)
         mints = data.mints()
     return render(request, "explorer/tx.html", {"t": detail, "mints": mints, "native": mints.get(NATIVE_MINT)})
+
+
+def _pending_id(ref: str) -> bytes | None:
+    """The envelope id of a transaction waiting in the mempool, by its envelope id or Ethereum hash."""
+    from chain.dispatcher import VM_RANGES
+    from chain.hashing import H
+    from rpc.eth.chaindata import find_pending
+
+    raw = data.hex_bytes(ref.strip(), 32)
+    if raw is None:
+        return None
+    if m.MempoolEntry.objects.filter(envelope_id=raw).exists():
+        return raw
+    eth = find_pending(raw)
+    return None if eth is None else H(bytes([VM_RANGES["evm"][0]]) + eth)
 
 
 def _qr(text: str) -> str:

@@ -58,6 +58,18 @@ def nvm(base_units: int) -> str:
 
 
 @register.filter
+def nvm_of(base_units: int, decimals: int) -> str:
+    return ui_amount(int(base_units), int(decimals))
+
+
+@register.filter
+def vm_unit(base_units: int, vm: str) -> str:
+    from explorer.submit import in_vm_unit
+
+    return in_vm_unit(int(base_units), vm)
+
+
+@register.filter
 def wei_as_eth(wei: int) -> str:
     return ui_amount(int(wei), 18)
 

@@ -1,0 +1,169 @@
+"""`/submit`: paste a raw signed transaction of any chain; see what it is, what it would do now (a dry
+run against the committed state), send it, and follow it to its block.
+
+The page works without JavaScript (preview and submit are form posts; the status has a link); with
+it, the status fragment refreshes on every block `/ws/live` announces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from chain.dispatcher import VM_TITLES
+from chain.errors import AdmissionError, ChainError
+from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, WEI_PER_BASE, balance_slot
+from chain.store import models as m
+from chain.store.sql import SqlEntries, SqlStore, consistent_reads
+from rpc.native.identity import ui_amount
+from rpc.rawtx import DryRun, Recognised, Unrecognised, dry_run, recognise
+
+from . import data
+
+VM_UNITS = {"native": "base units", "svm": "lamports", "evm": "wei", "bvm": "sats", "tvm": "sun"}  # the native token's
+
+
+def in_vm_unit(base_units: int, vm: str) -> str:
+    """A native amount in the VM's own smallest unit, exactly (a fraction where the unit is coarser)."""
+    name = VM_UNITS.get(vm, VM_UNITS["native"])
+    if vm == "evm":
+        return f"{base_units * WEI_PER_BASE:,} {name}"
+    if vm in ("bvm", "tvm"):
+        per = BASE_PER_SAT if vm == "bvm" else BASE_PER_SUN
+        whole, rest = divmod(abs(base_units), per)
+        sign = "-" if base_units < 0 else ""
+        frac = f".{rest:0{len(str(per)) - 1}d}".rstrip("0") if rest else ""
+        return f"{sign}{whole:,}{frac} {name}"
+    return f"{base_units:,} {name}"
+
+
+@dataclass
+class BalanceChange:
+    id_com: bytes
+    mint: bytes
+    symbol: str
+    decimals: int
+    old: int
+    new: int
+
+    @property
+    def delta(self) -> int:
+        return self.new - self.old
+
+    @property
+    def delta_text(self) -> str:
+        sign = "+" if self.delta > 0 else "−" if self.delta < 0 else ""
+        return f"{sign}{ui_amount(abs(self.delta), self.decimals)} {self.symbol}"
+
+
+def balance_changes(run: DryRun) -> list[BalanceChange]:
+    """The balance slots the run wrote, for every identity it wrote to (the fee collector included)."""
+    known = data.mints()
+    people = [*run.parties, FEE_COLLECTOR]
+    if run.tx is not None and run.tx.sender and len(run.tx.sender) == 32:
+        people.append(run.tx.sender)
+    slots = {balance_slot(mint, who): (who, mint) for who in dict.fromkeys(people) for mint in known}
+    out = []
+    for key, old, new in run.diff:
+        if key in slots:
+            who, mint = slots[key]
+            rec = known[mint]
+            before = 0 if old is None else int.from_bytes(old, "big")
+            after = 0 if new is None else int.from_bytes(new, "big")
+            out.append(BalanceChange(who, mint, rec.symbol, rec.decimals, before, after))
+    return out
+
+
+def _preview(found: Recognised) -> dict[str, Any]:
+    registry = data.registry()
+    context: dict[str, Any] = {"found": found, "vm_title": VM_TITLES.get(found.vm, found.vm)}
+    try:
+        engine = registry.route(found.envelope)
+    except AdmissionError as e:
+        context["unsupported"] = e.message  # a VM this node does not run yet
+        return context
+    try:
+        tx = engine.decode(found.envelope)
+    except (AdmissionError, ValueError) as e:
+        context["refused"] = AdmissionError(f"the {engine.name} engine cannot decode it: {e}", "undecodable")
+        return context
+    describe = getattr(engine, "describe", None)
+    if describe is not None:
+        context["title"], context["fields"] = describe(tx)
+    run = dry_run(found.envelope, registry)
+    context["run"] = run
+    context["refused"] = run.refused
+    if run.receipt is not None:
+        context["changes"] = balance_changes(run)
+        context["fee_vm"] = in_vm_unit(run.receipt.fee, found.vm)
+        signer = [tx.sender] if tx.sender and len(tx.sender) == 32 else []
+        context["diff"] = data.explain_diff(run.diff, [*run.parties, *signer], context.get("fields", []))
+    context["mints"] = data.mints()
+    context["native_mint"] = NATIVE_MINT
+    return context
+
+
+def submit(request: HttpRequest) -> HttpResponse:
+    context: dict[str, Any] = {"raw": ""}
+    status = 200
+    if request.method == "POST":
+        text = request.POST.get("raw", "")
+        context["raw"] = text
+        try:
+            found = recognise(text, data.registry())
+            if request.POST.get("action") == "submit":
+                context["submitted"] = _send(found)
+            else:
+                with consistent_reads():
+                    context.update(_preview(found))
+        except Unrecognised as e:
+            context["error"], context["tried"], status = e.message, e.tried, 400
+        except AdmissionError as e:
+            context["error"], status = f"Refused: {e.message} ({e.code})", 400
+        except ChainError as e:
+            context["error"], status = e.message, 503
+    return render(request, "explorer/submit.html", context, status=status)
+
+
+def _send(found: Recognised) -> bytes:
+    """Admit exactly as the chain's API would, then into the mempool; the envelope id."""
+    from chain.node import chain_id_of
+    from chain.state import State
+
+    entries = SqlEntries()
+    tx = data.registry().admit(found.envelope, State(entries), chain_id_of(entries))
+    SqlStore().add_pending([tx])
+    return tx.envelope_id
+
+
+@dataclass
+class Status:
+    id: bytes
+    state: str  # included | pending | unknown
+    height: int | None = None
+    position: int | None = None
+    success: bool | None = None
+    code: str = ""
+
+
+def tx_status(envelope_id: bytes) -> Status:
+    row = m.Transaction.objects.filter(envelope_id=envelope_id).values_list("block_id", "position", "receipt").first()
+    if row is not None:
+        from chain.dispatcher import Receipt
+
+        receipt = Receipt.decode(bytes(row[2]))
+        return Status(envelope_id, "included", row[0], row[1], receipt.success, receipt.code)
+    if m.MempoolEntry.objects.filter(envelope_id=envelope_id).exists():
+        return Status(envelope_id, "pending")
+    return Status(envelope_id, "unknown")
+
+
+def status_live(request: HttpRequest, ref: str) -> HttpResponse:
+    raw = data.hex_bytes(ref, 32)
+    if raw is None:
+        return HttpResponse("not a transaction id", status=400, content_type="text/plain")
+    with consistent_reads():
+        status = tx_status(raw)
+    return render(request, "explorer/_tx_status.html", {"s": status})

@@ -1,0 +1,237 @@
+"""The Submit page: a raw transaction of any chain recognised, previewed and dry-run against the committed
+state, submitted, and followed to its block. Transactions are signed by the chains' own libraries."""
+
+import base64
+import hashlib
+import json
+import re
+
+import base58
+import pytest
+from bitcoinutils.keys import PrivateKey
+from bitcoinutils.setup import setup as btc_setup
+from bitcoinutils.transactions import Transaction as BtcTx
+from bitcoinutils.transactions import TxInput, TxOutput, TxWitnessInput
+from django.core.cache import cache
+from eth_account import Account
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction as SolTx
+
+from chain.address import tron_text
+from chain.identity import legacy_id_com
+from chain.ledger import FEE_COLLECTOR
+from chain.store import models as m
+from engines.evm.engine import BASE_FEE_WEI
+from explorer.submit import in_vm_unit
+from nvmsite.node import web_registry
+from rpc.native import views
+from rpc.native.identity import ui_amount
+from rpc.rawtx import Unrecognised, recognise
+from tests.conftest import sql_node
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHAIN_ID = 7231053
+ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@pytest.fixture
+def node(settings, tmp_path):
+    alloc = [{"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"}]
+    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm"))
+    cache.clear()
+    web_registry.cache_clear()
+    yield chain
+    views._registry.cache_clear()
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def plain(response) -> str:
+    """What a reader sees: the text without tags."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def eth_transfer(nonce=0, value=3 * 10**18, chain_id=CHAIN_ID, gas=21_000) -> bytes:
+    signed = ALICE.sign_transaction(
+        {
+            "chainId": chain_id,
+            "nonce": nonce,
+            "to": BOB,
+            "value": value,
+            "gas": gas,
+            "maxFeePerGas": 2 * BASE_FEE_WEI,
+            "maxPriorityFeePerGas": 1,
+        }
+    )
+    return bytes(signed.raw_transaction)
+
+
+def solana_transfer() -> bytes:
+    payer = Keypair.from_seed(bytes(range(32)))
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=Keypair.from_seed(bytes(32)).pubkey(), lamports=5_000))
+    return bytes(SolTx([payer], Message([ix], payer.pubkey()), Hash.default()))
+
+
+def bitcoin_spend() -> tuple[str, str]:
+    btc_setup("regtest")
+    key = PrivateKey(secret_exponent=7)
+    pay_to = key.get_public_key().get_segwit_address().to_script_pub_key()
+    tx = BtcTx([TxInput("aa" * 32, 1)], [TxOutput(12_345, pay_to)], has_segwit=True)
+    sig = key.sign_segwit_input(tx, 0, key.get_public_key().get_address().to_script_pub_key(), 20_000)
+    tx.witnesses.append(TxWitnessInput([sig, key.get_public_key().to_hex()]))
+    return tx.serialize(), tx.get_txid()
+
+
+# -- recognition --------------------------------------------------------------------------------------
+def test_recognises_each_chain_in_each_encoding(node):
+    reg = web_registry()
+    raw = eth_transfer()
+    for shown in (raw.hex(), "0x" + raw.hex(), " 0x" + raw.hex()[:40] + "\n" + raw.hex()[40:] + " "):
+        found = recognise(shown, reg)
+        assert (found.chain, found.vm, found.encoding) == ("ethereum", "evm", "hex")
+        assert found.envelope == b"\x10" + raw
+    sol = solana_transfer()
+    for shown, encoding in ((base58.b58encode(sol).decode(), "base58"), (base64.b64encode(sol).decode(), "base64")):
+        found = recognise(shown, reg)
+        assert (found.chain, found.vm, found.encoding, found.envelope) == ("solana", "svm", encoding, b"\x20" + sol)
+        assert found.native_id == sol[1:65]
+        assert any("transfer 5,000 lamports" in v for _, v in found.summary)
+    hex_tx, txid = bitcoin_spend()
+    found = recognise(hex_tx, reg)
+    assert (found.chain, found.vm, found.native_id.hex()) == ("bitcoin", "bvm", txid)
+    address = PrivateKey(secret_exponent=7).get_public_key().get_segwit_address().to_string()
+    assert ("Output 0", f"12,345 sats (0.00012345 BTC) to {address}") in found.summary
+
+
+def test_recognises_a_tron_transaction_from_tronlink_json_and_protobuf():
+    # QuickNode's wallet/broadcasttransaction example: raw_data {TransferContract amount 1000, owner
+    # 41608f8d…, to 41e9d79c…, ref_block_bytes 5e4b, expiration 1591089627000} and its raw_data_hex.
+    raw_data = (
+        "0a025e4b220847c9dc89341b300d40f8fed3a2a72e5a66080112620a2d747970652e676f6f676c65617069732e636f6d2f70726f"
+        "746f636f6c2e5472616e73666572436f6e747261637412310a1541608f8da72479edc7dd921e4c30bb7e7cddbe722e121541e9d7"
+        "9cc47518930bc322d9bf7cddd260a0260a8d18e8077093afd0a2a72e"
+    )
+    sig = "11" * 65
+    found = recognise(json.dumps({"raw_data_hex": raw_data, "signature": [sig]}), web_registry())
+    assert (found.chain, found.vm, found.encoding) == ("tron", "tvm", "json")
+    assert found.native_id == hashlib.sha256(bytes.fromhex(raw_data)).digest()
+    summary = dict(found.summary)
+    assert summary["Contract"] == "TransferContract" and summary["Amount"] == "1,000 sun (0.001000 TRX)"
+    assert summary["Owner"] == tron_text(bytes.fromhex("41608f8da72479edc7dd921e4c30bb7e7cddbe722e"))
+    assert summary["To"] == tron_text(bytes.fromhex("41e9d79cc47518930bc322d9bf7cddd260a0260a8d"))
+    assert summary["Expiration"] == "1,591,089,627,000 ms" and summary["Signatures"] == "1"
+    again = recognise(found.raw.hex(), web_registry())  # the protobuf Transaction, as wallet/broadcasthex takes it
+    assert again.chain == "tron" and again.raw == found.raw and again.native_id == found.native_id
+    assert found.envelope == b"\x40" + found.raw
+
+
+@pytest.mark.parametrize(
+    "garbage, says",
+    [
+        ("", "Paste a raw signed transaction"),
+        ("hello, world!", "not hex, base58 or base64"),
+        ("0x1234", "Read as hex"),
+        ("0x" + "02f8" + "00" * 30, "Read as hex"),  # type 2 whose RLP is cut short
+        ('{"txID": "00"}', "not a signed Tron transaction"),
+        ("ff" * 200_000, "at most 128 KiB"),
+    ],
+)
+def test_garbage_is_unrecognised_with_a_reason(node, garbage, says):
+    with pytest.raises(Unrecognised) as e:
+        recognise(garbage, web_registry())
+    assert says in e.value.message
+
+
+def test_units_of_each_vm():
+    assert in_vm_unit(1_500_000_000, "evm") == "1,500,000,000,000,000,000 wei"
+    assert in_vm_unit(1_500_000_005, "bvm") == "150,000,000.5 sats"
+    assert in_vm_unit(-2_500, "tvm") == "-2.5 sun"
+    assert in_vm_unit(7, "svm") == "7 lamports"
+
+
+# -- the page -------------------------------------------------------------------------------------------
+def test_preview_decodes_and_dry_runs_without_writing(client, node):
+    raw = eth_transfer()
+    before = (m.MempoolEntry.objects.count(), m.StateEntry.objects.count())
+    r = client.post("/submit", {"raw": "0x" + raw.hex(), "action": "preview"})
+    assert r.status_code == 200
+    body = plain(r)
+    assert "Recognised" in body and "Ethereum transaction" in body and "EIP-1559 transaction" in body
+    assert "3000000000000000000 wei" in body  # the value, in the EVM's unit
+    assert "success" in body and "21000" in body  # the dry run's gas
+    bob = legacy_id_com("evm", bytes.fromhex(BOB[2:]))
+    assert "0x" + bob.hex() in text(r) and "+3 NVM" in body and "3,000,000,000,000,000,000 wei" in body
+    assert (m.MempoolEntry.objects.count(), m.StateEntry.objects.count()) == before
+
+
+def test_dry_run_reports_the_exact_refusal(client, node):
+    too_much = eth_transfer(value=10**40)
+    body = text(client.post("/submit", {"raw": too_much.hex(), "action": "preview"}))
+    assert "would refuse it" in body and "insufficient funds" in body
+    wrong_chain = eth_transfer(chain_id=1)
+    body = text(client.post("/submit", {"raw": wrong_chain.hex(), "action": "preview"}))
+    assert "would refuse it" in body and "chain" in body.lower()
+
+
+def test_a_chain_whose_vm_has_not_landed_is_recognised_and_says_so(client, node):
+    sol = base58.b58encode(solana_transfer()).decode()
+    r = client.post("/submit", {"raw": sol, "action": "preview"})
+    body = text(r)
+    assert r.status_code == 200 and "Solana transaction" in body and "System Program: transfer 5,000 lamports" in body
+    assert "cannot run here" in body and "does not run yet" in body
+    r = client.post("/submit", {"raw": sol, "action": "submit"})
+    assert r.status_code == 400 and "does not run yet" in text(r)
+    assert m.MempoolEntry.objects.count() == 0
+
+
+def test_garbage_gets_a_form_error_and_nothing_is_written(client, node):
+    r = client.post("/submit", {"raw": "0xdeadbeef", "action": "submit"})
+    assert r.status_code == 400
+    body = text(r)
+    assert 'role="alert"' in body and "not an Ethereum, Solana, Bitcoin or Tron transaction" in body
+    assert "hex (4 bytes) as ethereum" in body
+    assert m.MempoolEntry.objects.count() == 0
+
+
+def test_submit_then_follow_to_included(client, node):
+    raw = eth_transfer()
+    r = client.post("/submit", {"raw": raw.hex(), "action": "submit"})
+    assert r.status_code == 200
+    body = text(r)
+    envelope_id = m.MempoolEntry.objects.get().envelope_id
+    assert "Sent" in body and f'data-live="/live/status/0x{bytes(envelope_id).hex()}"' in body
+    assert "pending" in text(client.get(f"/live/status/0x{bytes(envelope_id).hex()}"))
+    pending_page = client.get(f"/tx/0x{bytes(envelope_id).hex()}")
+    assert pending_page.status_code == 200 and "pending" in text(pending_page)
+    from eth_utils import keccak
+
+    assert client.get(f"/tx/0x{keccak(raw).hex()}").status_code == 200  # pending, by its Ethereum hash
+    block = node.produce(10)
+    status = text(client.get(f"/live/status/0x{bytes(envelope_id).hex()}"))
+    assert "included" in status and f'href="/block/{block.header.height}"' in status and "success" in status
+    body = text(client.post("/submit", {"raw": raw.hex(), "action": "preview"}))
+    assert "would refuse it" in body or "Already included" in body  # its nonce is used now
+    assert client.get("/live/status/0x" + "00" * 32).content.decode().count("unknown") == 1
+    assert client.get("/live/status/nothex").status_code == 400
+
+
+def test_the_fee_shows_in_both_units_and_reaches_the_collector_in_the_dry_run(client, node):
+    r = client.post("/submit", {"raw": eth_transfer().hex(), "action": "preview"})
+    body = plain(r)
+    fee, fee_nvm, fee_wei = re.search(r"Fee ([0-9]+) base units = ([0-9.]+) NVM = ([0-9,]+) wei", body).groups()
+    assert int(fee) > 0 and int(fee_wei.replace(",", "")) == int(fee) * 10**9
+    collector = text(r).split(FEE_COLLECTOR.hex())[-1]  # the rows after the collector's id
+    assert f"+{fee_nvm} NVM" in plain_text(collector.split("</tr>")[0])
+    alice_row = text(r).split(legacy_id_com("evm", bytes.fromhex(ALICE.address[2:])).hex())[-1].split("</tr>")[0]
+    cost_wei = 3 * 10**18 + int(fee) * 10**9 + 21_000 * 1  # value, base fee, and the 1 wei/gas tip (into dust)
+    assert f"−{ui_amount(-(-cost_wei // 10**9), 9)} NVM" in plain_text(alice_row)
+
+
+def plain_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
