@@ -113,7 +113,32 @@ def tx(request: HttpRequest, ref: str) -> HttpResponse:
             return render(request, "explorer/tx_pending.html", {"s": tx_status(pending)})
         detail = data.tx_detail(row)
         mints = data.mints()
-    return render(request, "explorer/tx.html", {"t": detail, "mints": mints, "native": mints.get(NATIVE_MINT)})
+    context: dict[str, Any] = {"t": detail, "mints": mints, "native": mints.get(NATIVE_MINT)}
+    if detail.vm == "evm" and detail.ids and request.GET.get("trace") == "call":
+        context["trace"], context["trace_error"] = _call_trace(detail.ids[0])
+    return render(request, "explorer/tx.html", context)
+
+
+def _call_trace(eth_hash: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """debug_traceTransaction's callTracer tree, quantities as integers, for the page."""
+    from rpc.eth.codec import RpcError
+    from rpc.eth.trace import trace_transaction
+
+    try:
+        top = trace_transaction("0x" + eth_hash.hex(), {"tracer": "callTracer"})
+    except RpcError as e:
+        return None, e.message
+
+    def frame(c: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **c,
+            "value": int(c.get("value") or "0x0", 16),
+            "gas": int(c.get("gas") or "0x0", 16),
+            "gasUsed": int(c.get("gasUsed") or "0x0", 16),
+            "calls": [frame(x) for x in c.get("calls") or []],
+        }
+
+    return frame(top), None
 
 
 def _pending_id(ref: str) -> bytes | None:

@@ -255,3 +255,18 @@ def test_in_memory_layer_watcher_announces_a_block_made_by_another_process(node,
     finally:
         channel_layers.backends = {}
         live._watcher = None
+
+
+def test_evm_transaction_page_shows_its_call_trace_on_request(client, node, busy):
+    page = f"/tx/0x{busy['eth_hash'].hex()}"
+    body = text(client.get(page))
+    assert 'href="?trace=call#trace"' in body and 'data-testid="call-trace"' not in body  # not run until asked
+    r = client.get(page + "?trace=call")
+    assert r.status_code == 200
+    body = text(r)
+    assert 'data-testid="call-trace"' in body and '<span class="badge">CALL</span>' in body
+    token = to_checksum_address(erc20_address(NATIVE_MINT))
+    assert token.lower() in body.lower() and ALICE.address.lower() in body.lower()
+    assert "a9059cbb" in body  # the transfer's input
+    native = text(client.get(f"/tx/0x{busy['native'].tx.envelope_id.hex()}?trace=call"))
+    assert "Call trace" not in native  # only EVM transactions have one

@@ -163,7 +163,7 @@ def test_preview_decodes_and_dry_runs_without_writing(client, node):
     assert r.status_code == 200
     body = plain(r)
     assert "Recognised" in body and "Ethereum transaction" in body and "EIP-1559 transaction" in body
-    assert "3000000000000000000 wei" in body  # the value, in the EVM's unit
+    assert "3,000,000,000,000,000,000 wei" in body  # the value, in the EVM's unit
     assert "success" in body and "21000" in body  # the dry run's gas
     bob = legacy_id_com("evm", bytes.fromhex(BOB[2:]))
     assert "0x" + bob.hex() in text(r) and "+3 NVM" in body and "3,000,000,000,000,000,000 wei" in body

@@ -27,6 +27,14 @@ def short(value: bytes | str | None, keep: int = 8) -> str:
     return text if len(text) <= 2 * keep + 3 else f"{text[: keep + 2]}…{text[-keep:]}"
 
 
+# two overlapping sheets, drawn (a font may lack a copy glyph)
+COPY_ICON = (
+    '<svg viewBox="0 0 16 16" aria-hidden="true" focusable="false"><rect x="5" y="5" width="9" height="9" rx="1.5" '
+    'fill="none" stroke="currentColor" stroke-width="1.5"/><path d="M3.5 11H3a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1h7a1 1 0 0 1 1 1v.5" '
+    'fill="none" stroke="currentColor" stroke-width="1.5"/></svg>'
+)
+
+
 @register.simple_tag
 def copyable(value: bytes | str, href: str | None = None, keep: int = 8) -> str:
     """A shortened value with its full text on hover and a copy button."""
@@ -39,7 +47,7 @@ def copyable(value: bytes | str, href: str | None = None, keep: int = 8) -> str:
     )
     return format_html(
         '<span class="copy" title="{}">{}'
-        '<button type="button" class="copy-btn" data-copy="{}" aria-label="Copy {}">⧉</button></span>',
+        '<button type="button" class="copy-btn" data-copy="{}" aria-label="Copy {}">' + COPY_ICON + "</button></span>",
         full,
         inner,
         full,
@@ -55,6 +63,14 @@ def when(ms: int) -> str:
 @register.filter
 def nvm(base_units: int) -> str:
     return ui_amount(int(base_units), 9)
+
+
+@register.filter
+def grouped(amount: str | int) -> str:
+    """Thousands separated: 1234567.5 -> 1,234,567.5 (the text of an exact amount, never a float)."""
+    whole, dot, frac = str(amount).partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-') or 0):,}{dot}{frac}"
 
 
 @register.filter
@@ -105,12 +121,18 @@ def field_value(f: Field, mints: dict[bytes, MintRecord]) -> str:
             '<span class="num">{}</span> {} <span class="muted">({} base units)</span>', ui_amount(v, rec.decimals), rec.symbol, v
         )
     if f.kind == "wei" and isinstance(v, int):
-        return format_html('<span class="num">{}</span> wei <span class="muted">({} NVM-ETH)</span>', v, ui_amount(v, 18))
+        return format_html('<span class="num">{}</span> wei <span class="muted">({} NVM-ETH)</span>', f"{v:,}", ui_amount(v, 18))
     if f.kind == "hex" and isinstance(v, bytes):
         if not v:
             return format_html('<span class="muted">{}</span>', "empty")
         return copyable(v, None, 16)
     return format_html("{}", v)
+
+
+@register.filter
+def an_article(word: str) -> str:
+    """ "EVM" -> "an EVM", "BTC" -> "a BTC" (by the letter's sound)."""
+    return ("an " if word[:1].upper() in "AEFHILMNORSX" else "a ") + word
 
 
 @register.filter

@@ -30,6 +30,12 @@ def ui_amount(base_units: int, decimals: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _view(unit: str, amount: int, whole_unit: str, decimals: int) -> dict[str, str]:
+    """The native token as one VM shows it: in its smallest unit, and in its whole unit (how that
+    chain's wallets show it: MetaMask's ETH, Phantom's SOL, a Bitcoin wallet's BTC, TronLink's TRX)."""
+    return {"unit": unit, "amount": str(amount), "whole_unit": whole_unit, "whole": ui_amount(amount, decimals)}
+
+
 def resolve_text(text: str) -> tuple[bytes, dict[str, Any], bool]:
     """(id_com, what was asked, whether the identity is bound yet). AddressError for bad text."""
     parsed = parse_address(text)
@@ -78,11 +84,11 @@ def identity_payload(text: str) -> dict[str, Any]:
         }
         if mint == NATIVE_MINT:
             entry["views"] = {
-                "native": {"unit": "base unit", "amount": str(base)},
-                "evm": {"unit": "wei", "amount": str(base * WEI_PER_BASE + dust)},
-                "svm": {"unit": "lamport", "amount": str(base)},
-                "btc": {"unit": "sat", "amount": str(base // BASE_PER_SAT)},
-                "tron": {"unit": "sun", "amount": str(base // BASE_PER_SUN)},
+                "native": _view("base unit", base, "NVM", 9),
+                "evm": _view("wei", base * WEI_PER_BASE + dust, "ETH", 18),
+                "svm": _view("lamport", base, "SOL", 9),
+                "btc": _view("sat", base // BASE_PER_SAT, "BTC", 8),
+                "tron": _view("sun", base // BASE_PER_SUN, "TRX", 6),
             }
         else:
             entry["views"] = {

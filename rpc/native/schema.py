@@ -87,7 +87,13 @@ SCHEMAS: dict[str, Any] = {
                             "type": "object",
                             "additionalProperties": {
                                 "type": "object",
-                                "properties": {"unit": {"type": "string"}, "amount": {"type": "string"}},
+                                "required": ["unit", "amount"],
+                                "properties": {
+                                    "unit": {"type": "string", "description": "the VM's smallest unit"},
+                                    "amount": {"type": "string", "description": "in that unit, exactly"},
+                                    "whole_unit": {"type": "string", "description": "the native token: ETH, SOL, BTC, TRX"},
+                                    "whole": {"type": "string", "description": "the amount in the whole unit"},
+                                },
                             },
                         },
                     },
