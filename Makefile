@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: devnet test lint services venv clean
+.PHONY: devnet test lint services system venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,13 +21,16 @@ devnet: venv
 services:
 	@bash scripts/services.sh
 
+system:
+	@bash scripts/system-deps.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check chain engines rpc nvmsite bench tests explorer faucet
 	$(VENV)/bin/mypy chain engines
 
-test: venv services lint
+test: venv system services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) .nvm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .nvm .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from time import perf_counter_ns
 from typing import Protocol
 
 from nacl.signing import SigningKey
@@ -35,6 +36,7 @@ class ExecutedTx:
     receipt: Receipt
     diff: Diff
     parties: tuple[bytes, ...] = ()  # identities it wrote balances, allowances or keys of (fee collector aside)
+    exec_ns: int | None = None  # time this node took to execute it (not consensus; the explorer shows it)
 
     @cached_property
     def receipt_bytes(self) -> bytes:
@@ -193,8 +195,10 @@ class Chain:
                 code = e.code if isinstance(e, AdmissionError) else "undecodable"
                 executed.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), state.end_tx()))
                 continue
+            started = perf_counter_ns()
             receipt = execute_tx(engine, tx, state, ctx)
-            executed.append(ExecutedTx(tx, receipt, state.end_tx(), parties_of(state.notes, first_note)))
+            took = perf_counter_ns() - started
+            executed.append(ExecutedTx(tx, receipt, state.end_tx(), parties_of(state.notes, first_note), took))
         diff = state.block_diff()
         writes = self.tree.update(diff)
         header = Header(

@@ -95,6 +95,7 @@ class TxSummary:
     success: bool
     code: str
     fee: int
+    exec_us: int | None = None
 
 
 def tx_summaries(rows: Any) -> list[TxSummary]:
@@ -111,6 +112,7 @@ def tx_summaries(rows: Any) -> list[TxSummary]:
                 receipt.success,
                 receipt.code,
                 receipt.fee,
+                r.exec_us,
             )
         )
     return out

@@ -42,6 +42,7 @@ def block_event(height: int) -> dict[str, Any] | None:
                 "success": receipt.success,
                 "code": receipt.code or None,
                 "writes": len(decode_diff(bytes(t.diff))),
+                "time_us": t.exec_us,
             }
         )
     parties = sorted(

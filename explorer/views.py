@@ -3,6 +3,7 @@ when `/ws/live` announces a block."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -19,6 +20,7 @@ from chain.store.sql import consistent_reads
 from rpc.native.identity import identity_payload, resolve_text, ui_amount
 
 from . import data
+from .cache import per_block
 from .data import PER_PAGE
 from .submit import tx_status
 
@@ -65,16 +67,19 @@ def _home_context() -> dict[str, Any]:
     }
 
 
+@per_block
 def home(request: HttpRequest) -> HttpResponse:
     with consistent_reads():
         return render(request, "explorer/home.html", _home_context())
 
 
+@per_block
 def home_live(request: HttpRequest) -> HttpResponse:
     with consistent_reads():
         return render(request, "explorer/_home_live.html", _home_context())
 
 
+@per_block
 def blocks(request: HttpRequest) -> HttpResponse:
     page = _page(request)
     with consistent_reads():
@@ -82,6 +87,7 @@ def blocks(request: HttpRequest) -> HttpResponse:
     return render(request, "explorer/blocks.html", {"blocks": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)})
 
 
+@per_block
 def txs(request: HttpRequest) -> HttpResponse:
     page = _page(request)
     with consistent_reads():
@@ -89,6 +95,7 @@ def txs(request: HttpRequest) -> HttpResponse:
     return render(request, "explorer/txs.html", {"txs": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)})
 
 
+@per_block
 def block(request: HttpRequest, ref: str) -> HttpResponse:
     page = _page(request)
     with consistent_reads():
@@ -103,6 +110,7 @@ def block(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
+@per_block
 def tx(request: HttpRequest, ref: str) -> HttpResponse:
     with consistent_reads():
         row = data.find_tx(ref)
@@ -156,6 +164,7 @@ def _pending_id(ref: str) -> bytes | None:
     return None if eth is None else H(bytes([VM_RANGES["evm"][0]]) + eth)
 
 
+@lru_cache(maxsize=8192)  # an address's code never changes; making one costs ~10 ms
 def _qr(text: str) -> str:
     return segno.make(text, error="m").svg_inline(scale=3, dark="#1b2330", light="#ffffff")
 
@@ -179,16 +188,19 @@ def _identity_context(ref: str, page: int) -> dict[str, Any]:
     return {"i": payload, "id_com": id_com, "addresses": addresses, "txs": rows, "pager": _pager(page, more)}
 
 
+@per_block
 def identity(request: HttpRequest, ref: str) -> HttpResponse:
     with consistent_reads():
         return render(request, "explorer/identity.html", _identity_context(ref, _page(request)))
 
 
+@per_block
 def identity_live(request: HttpRequest, ref: str) -> HttpResponse:
     with consistent_reads():
         return render(request, "explorer/_identity_live.html", _identity_context(ref, 1))
 
 
+@per_block
 def mint(request: HttpRequest, ref: str) -> HttpResponse:
     raw = data.hex_bytes(ref, 32)
     page = _page(request)
@@ -212,6 +224,7 @@ def mint(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
+@per_block
 def mints(request: HttpRequest) -> HttpResponse:
     with consistent_reads():
         rows = [(k, r, ui_amount(r.supply, r.decimals)) for k, r in data.mints().items()]

@@ -57,6 +57,8 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
+    # Persistent connections, one per thread: HTTP runs on a fixed pool of reused threads
+    # (nvmsite/asgi.py), so they stay few (Django's ASGI handler, a thread per request, would pile them up).
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
 else:
     NVM_HOME.mkdir(parents=True, exist_ok=True)
@@ -76,11 +78,18 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Explorer pages as rendered at a block height, in each web process's memory (explorer/cache.py)
+PAGE_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "nvm-pages",
+    "TIMEOUT": 120,
+    "OPTIONS": {"MAX_ENTRIES": 4000},
+}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}, "pages": PAGE_CACHE}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "pages": PAGE_CACHE}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -46,3 +46,25 @@ def test_erc20_bench_runs_all_three_ways():
     r = erc20.run(txs=20, repeat=1)
     assert set(r["runs"]) == {"solidity_ours", "ledger_view", "solidity_eth_tester"}
     assert r["ratio"] > 0 and r["ratio_ledger_view_vs_solidity_py_evm"] > 0
+
+
+def test_web_bench_reads_wrk_output():
+    from bench.web import BenchError, parse_wrk
+
+    out = """Running 10s test @ http://127.0.0.1:8000/rpc/eth
+  2 threads and 50 connections
+  Latency Distribution
+     50%  610.00us
+     75%   89.11ms
+     90%  107.98ms
+     99%    1.38s
+  8156 requests in 10.06s, 2.28MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:    810.41
+"""
+    r = parse_wrk(out)
+    assert (r["p50_ms"], r["p75_ms"], r["p90_ms"], r["p99_ms"]) == (0.61, 89.11, 107.98, 1380.0)
+    assert (r["requests"], r["requests_per_s"], r["non_2xx"], r["socket_errors"]) == (8156, 810.41, 7, 3)
+    with pytest.raises(BenchError):
+        parse_wrk("unable to connect to 127.0.0.1:8000 Connection refused")

@@ -8,16 +8,14 @@ import json
 import re
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from eth_account import Account
 
-from tests.support.devnet import free_port, start_devnet, stop_devnet
+from tests.support.devnet import free_port, scratch_database, start_devnet, stop_devnet, wait_ready
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +23,6 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # genesis: a funded EVM account
-PG = "postgres://root@127.0.0.1:5432"
 REDIS_DB = "redis://127.0.0.1:6379/3"
 WAIT_MS = 30_000
 
@@ -41,33 +38,22 @@ def rpc(base: str, method: str, *params: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    name = f"nvm_browser_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    home = tmp_path_factory.mktemp("browser-devnet")
-    port = free_port()
     import redis
 
+    home = tmp_path_factory.mktemp("browser-devnet")
+    port = free_port()
     redis.Redis.from_url(REDIS_DB).flushdb()
-    proc = start_devnet(home, port, DATABASE_URL=f"{PG}/{name}", REDIS_URL=REDIS_DB, NVM_BLOCK_INTERVAL_MS="700")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
+    with scratch_database() as database:
+        proc = start_devnet(home, port, DATABASE_URL=database, REDIS_URL=REDIS_DB, NVM_BLOCK_INTERVAL_MS="700")
+        base = f"http://127.0.0.1:{port}"
+        try:
             try:
-                with urllib.request.urlopen(f"{base}/api/v1/status", timeout=2) as r:
-                    if json.loads(r.read())["height"] >= 1:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the devnet did not start:\n" + (home / "devnet.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.3)
-        yield base
-    finally:
-        stop_devnet(proc, home)
-        with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                wait_ready(proc, home, base)
+            except RuntimeError as e:
+                pytest.fail(str(e))
+            yield base
+        finally:
+            stop_devnet(proc, home)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +99,9 @@ def test_home_shows_a_new_block_without_reload(devnet: str, page: Any) -> None:
     )
     assert still_same_document(page)
     assert page.locator("table.list tbody tr").count() >= 1
+    trace = page.locator("#live-trace .trace-block").first  # the block event, drawn from /ws/live
+    trace.wait_for()
+    assert re.match(r"Block \d+ · \d+ transactions? · sequential", trace.locator("h3").inner_text())
     shot(page, "home")
 
 
@@ -238,3 +227,16 @@ def test_garbage_submission_shows_its_error(devnet: str, page: Any) -> None:
     assert "not an Ethereum, Solana, Bitcoin or Tron transaction" in error.inner_text()
     assert page.locator("#raw").input_value() == "0xdeadbeefcafe"  # kept for correcting
     shot(page, "submit-error")
+
+
+def test_web_bench_loads_the_devnet_with_wrk(devnet: str) -> None:
+    """`nvm bench web`'s measuring step, briefly, on this devnet (its speed is the bench's business)."""
+    from bench import web
+
+    r = web.measure(devnet, clients=4, duration_s=1)
+    for kind in ("identity_page", "rpc_eth"):
+        fig = r[kind]
+        assert fig["requests"] > 0 and fig["non_2xx"] == 0 and fig["socket_errors"] == 0, fig
+        assert 0 < fig["p50_ms"] <= fig["p75_ms"] <= fig["p90_ms"] <= fig["p99_ms"]
+        assert isinstance(fig["met"], bool)
+    assert r["identity_page"]["request"].startswith("GET /identity/0x")

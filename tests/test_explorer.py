@@ -212,6 +212,7 @@ def test_live_consumer_sends_each_block(node, busy, settings):
         got = await ws.receive_json_from(timeout=5)
         assert got["type"] == "block" and got["height"] == node.head.height
         assert got["txs"][0]["vm"] == "evm" and got["txs"][0]["success"] and got["txs"][0]["writes"] > 0
+        assert isinstance(got["txs"][0]["time_us"], int) and got["txs"][0]["time_us"] >= 0
         await ws.disconnect()
 
     async_to_sync(run)()

@@ -25,6 +25,7 @@ class Transaction(models.Model):
     success = models.BooleanField()
     receipt = models.BinaryField()  # chain.dispatcher.Receipt.encode()
     diff = models.BinaryField()  # chain.node.encode_diff()
+    exec_us = models.IntegerField(null=True)  # how long this node took to run it (not consensus: the explorer's trace)
 
     class Meta:
         db_table = "nvm_tx"

@@ -24,15 +24,20 @@ def _b(v: object) -> bytes:
     return bytes(v)  # type: ignore[call-overload]  # memoryview on some backends
 
 
+STATE_TABLE = m.StateEntry._meta.db_table
+
+
 class SqlEntries(Mapping[bytes, bytes]):
     """The committed state read straight from SQL, for processes that do not hold it in memory
     (admission in the web server). Reads one key at a time; it is never iterated in bulk."""
 
     def __getitem__(self, key: bytes) -> bytes:
-        row = m.StateEntry.objects.filter(key=key).values_list("value", flat=True).first()
+        # One indexed look-up without the ORM's query building, prepared once per connection on
+        # PostgreSQL (RPC reads make several a request).
+        row = _fetch_one(f"SELECT value FROM {STATE_TABLE} WHERE key = %s", [key])
         if row is None:
             raise KeyError(key)
-        return _b(row)
+        return _b(row[0])
 
     def __iter__(self) -> Iterator[bytes]:
         return (_b(k) for k in m.StateEntry.objects.values_list("key", flat=True).iterator())
@@ -46,6 +51,22 @@ def nodes_on_path(key: bytes) -> dict[str, bytes]:
     h = key.hex()
     rows = m.TreeNode.objects.filter(path__in=[h[:i] for i in range(65)]).values_list("path", "blob")
     return {p: _b(b) for p, b in rows}
+
+
+def _fetch_one(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    if connection.vendor == "postgresql":
+        with _bound_cursor() as cur:
+            cur.execute(sql, params, prepare=True, binary=True)
+            return cur.fetchone()  # type: ignore[no-any-return]
+    with connection.cursor() as c:
+        c.execute(sql, params)
+        return c.fetchone()  # type: ignore[no-any-return]
+
+
+def head_hash() -> bytes | None:
+    """The head block's hash alone (one prepared look-up: the explorer asks it on every page)."""
+    row = _fetch_one(f"SELECT hash FROM {m.Block._meta.db_table} ORDER BY height DESC LIMIT 1", [])
+    return None if row is None else _b(row[0])
 
 
 def head() -> Header | None:
@@ -120,6 +141,7 @@ class SqlStore:
                 e.receipt.success,
                 e.receipt_bytes,
                 encode_diff(e.diff),
+                None if e.exec_ns is None else min(e.exec_ns // 1000, 2**31 - 1),
             )
             for i, e in enumerate(block.txs)
         ]
@@ -154,8 +176,8 @@ def _commit_pg(
         )
         _copy(
             cur,
-            "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff)",
-            ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea"],
+            "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff, exec_us)",
+            ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea", "int4"],
             tx_rows,
         )
         _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
@@ -213,7 +235,7 @@ def _commit_orm(
 ) -> None:
     height, hash_, header, ts, root, count = block_row
     m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
-    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff")
+    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff", "exec_us")
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
     m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in mint_rows], batch_size=BATCH)

@@ -41,6 +41,7 @@ class Command(BaseCommand):
         d = sub.add_parser("devnet", help="migrate, genesis, then serve every API with the producer running")
         d.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         d.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        d.add_argument("--workers", type=int, default=None, help="web processes (default: WEB_WORKERS, else one per core)")
 
         sub.add_parser("status", help="height, root, mempool size")
 
@@ -104,7 +105,7 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20"])
+        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20", "web"])
         b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
         b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
         b.add_argument("--txs", type=int, default=None, help="transactions (native-transfer: 20,000; erc20: 500)")
@@ -119,6 +120,10 @@ class Command(BaseCommand):
             help="native-transfer on SQL: 2 = admission in a process of its own, as the web server does it",
         )
         b.add_argument("--repeat", type=int, default=3, help="erc20: rounds; each figure is the median")
+        b.add_argument("--clients", type=int, default=50, help="web: concurrent connections")
+        b.add_argument("--duration", type=int, default=10, help="web: seconds per request kind")
+        b.add_argument("--url", help="web: load this running node instead of starting a devnet")
+        b.add_argument("--workers", type=int, default=None, help="web: the devnet's web processes (default: one per core)")
         b.add_argument("--in-memory", action="store_true", help="native-transfer: no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
@@ -230,6 +235,15 @@ class Command(BaseCommand):
             from bench import state_root
 
             self.emit(state_root.run(opts["keys"], opts["updates"]))
+        elif opts["scenario"] == "web":
+            from bench import web
+
+            if not 1 <= opts["clients"] <= 10_000 or not 1 <= opts["duration"] <= 3600:
+                raise CommandError("--clients must be 1..10000 and --duration 1..3600 seconds")
+            try:
+                self.emit(web.run(opts["clients"], opts["duration"], opts["url"], opts["workers"]))
+            except (web.BenchError, RuntimeError, OSError) as e:
+                raise CommandError(str(e)) from None
         elif opts["scenario"] == "erc20":
             from bench import erc20
 
@@ -249,7 +263,7 @@ class Command(BaseCommand):
             )
 
     def do_devnet(self, opts: dict[str, Any]) -> None:
-        from daphne.cli import CommandLineInterface
+        from nvmsite.serve import default_workers, serve
 
         call_command("migrate", verbosity=0, interactive=False)
         info = ensure_genesis(None)
@@ -257,8 +271,8 @@ class Command(BaseCommand):
         self.stdout.write(devnet_banner(info, base))
         producer = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "nvm", "node"])
         try:
-            # daphne serves HTTP and the /ws/live websocket; it returns on SIGINT/SIGTERM
-            CommandLineInterface().run(["-b", opts["host"], "-p", str(opts["port"]), "-v", "0", "nvmsite.asgi:application"])
+            # daphne processes serve HTTP and the /ws/live websocket; this returns on SIGINT/SIGTERM
+            serve(opts["host"], opts["port"], opts["workers"] or default_workers())
         finally:
             producer.send_signal(signal.SIGTERM)
             try:
