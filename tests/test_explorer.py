@@ -13,6 +13,7 @@ from eth_utils import to_checksum_address
 
 from chain.address import addresses_of
 from chain.identity import erc20_address, id_com, legacy_id_com
+from chain.dispatcher import Receipt
 from chain.ledger import NATIVE_MINT
 from chain.store import models as m
 from engines.evm.engine import BASE_FEE_WEI
@@ -113,6 +114,8 @@ def test_evm_transaction_is_found_by_its_ethereum_hash_and_shows_its_log(client,
     r = client.get(f"/tx/0x{busy['eth_hash'].hex()}")
     assert r.status_code == 200
     body = text(r)
+    fee = Receipt.decode(busy["evm"].receipt_bytes).fee
+    assert f"{fee * 10**9:,} wei" in body  # the fee in the EVM's unit too
     assert "EIP-1559 transaction" in body and "transfer(address,uint256)" in body
     assert "Logs" in body and "ddf252ad" in body  # the Transfer topic
     assert "EVM nonce of 0x" + ALICE.address[2:].lower() in body
@@ -271,3 +274,14 @@ def test_evm_transaction_page_shows_its_call_trace_on_request(client, node, busy
     assert "a9059cbb" in body  # the transfer's input
     native = text(client.get(f"/tx/0x{busy['native'].tx.envelope_id.hex()}?trace=call"))
     assert "Call trace" not in native  # only EVM transactions have one
+
+
+def test_pages_are_rendered_again_when_a_block_lands(client, node, busy):
+    """The per-block page cache: the same URL answers the same until the head moves, then anew."""
+    s = busy["signer"]
+    page = f"/identity/{busy['bob']}"
+    first = text(client.get(page))
+    assert text(client.get(page)) == first  # the same head: the kept page
+    produce(node, s.envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bytes.fromhex(busy["bob"][2:])), amount=10**9))
+    again = text(client.get(page))
+    assert again != first and f"at block {node.head.height}" in again
