@@ -12,8 +12,8 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from chain.address import addresses_of
-from chain.identity import erc20_address, id_com, legacy_id_com
 from chain.dispatcher import Receipt
+from chain.identity import erc20_address, id_com, legacy_id_com
 from chain.ledger import NATIVE_MINT
 from chain.store import models as m
 from engines.evm.engine import BASE_FEE_WEI
