@@ -121,6 +121,8 @@ def test_recognises_a_tron_transaction_from_tronlink_json_and_protobuf():
     found = recognise(json.dumps({"raw_data_hex": raw_data, "signature": [sig]}), web_registry())
     assert (found.chain, found.vm, found.encoding) == ("tron", "tvm", "json")
     assert found.native_id == hashlib.sha256(bytes.fromhex(raw_data)).digest()
+    assert found.native_id.hex() == "77ddfa7093cc5f745c0d3a54abb89ef070f983343c05e0f89e5a52f3e5401299"  # docs/PROTOCOL.md §11
+    assert found.raw == b"\x0a\x84\x01" + bytes.fromhex(raw_data) + b"\x12\x41" + bytes.fromhex(sig)
     summary = dict(found.summary)
     assert summary["Contract"] == "TransferContract" and summary["Amount"] == "1,000 sun (0.001000 TRX)"
     assert summary["Owner"] == tron_text(bytes.fromhex("41608f8da72479edc7dd921e4c30bb7e7cddbe722e"))
