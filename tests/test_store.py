@@ -129,3 +129,22 @@ def test_a_duplicate_that_slipped_into_the_mempool_is_not_executed_twice(validat
     m.MempoolEntry.objects.create(envelope_id=chain.registry.route(env).decode(env).envelope_id, opcode=env[0], envelope=env)
     assert chain.produce(10).txs == []
     assert m.MempoolEntry.objects.count() == 0
+
+
+def test_head_cached_reads_last_until_the_next_block(validator):
+    """RPC reads remembered per head block: the same value within a block, the new one after the next."""
+    from chain.store.sql import HeadCachedEntries
+
+    chain = sql_chain(validator)
+    key = bytes([7]) * 32
+    chain.admit(envelope(SET, key, b"first"))
+    chain.produce(10)
+    assert HeadCachedEntries()[key] == b"first"
+    assert HeadCachedEntries().get(bytes([8]) * 32) is None  # absence is remembered too
+    m.StateEntry.objects.filter(key=key).update(value=b"behind the node's back")
+    assert HeadCachedEntries()[key] == b"first"  # no new block: the remembered value
+    chain.admit(envelope(SET, key, b"second"))
+    chain.admit(envelope(SET, bytes([8]) * 32, b"now here"))
+    chain.produce(10)
+    fresh = HeadCachedEntries()
+    assert fresh[key] == b"second" and fresh[bytes([8]) * 32] == b"now here"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,6 +45,41 @@ class SqlEntries(Mapping[bytes, bytes]):
 
     def __len__(self) -> int:
         return m.StateEntry.objects.count()
+
+
+class HeadCachedEntries(SqlEntries):
+    """Committed state reads remembered by this process for as long as the head block is the same one
+    (the committed state changes only with a block): read-only RPCs that poll the same accounts ask
+    SQL once a block. The head is read when the mapping is made; a block committed after that is
+    seen by the next one."""
+
+    LIMIT = 200_000  # entries remembered per head, at most
+    _head: bytes | None = None
+    _memo: dict[bytes, bytes | None] = {}
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        head = head_hash()
+        cls = type(self)
+        with cls._lock:
+            if cls._head != head or len(cls._memo) > cls.LIMIT:
+                cls._head, cls._memo = head, {}
+            self._seen = cls._memo
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._seen.get(key, _UNSEEN)
+        if value is _UNSEEN:
+            try:
+                value = super().__getitem__(key)
+            except KeyError:
+                value = None
+            self._seen[key] = value  # type: ignore[assignment]
+        if value is None:
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+
+_UNSEEN = object()
 
 
 def nodes_on_path(key: bytes) -> dict[str, bytes]:

@@ -24,7 +24,7 @@ from chain.ledger import FEE_COLLECTOR
 from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import SqlEntries, SqlStore, consistent_reads
+from chain.store.sql import HeadCachedEntries, SqlEntries, SqlStore, consistent_reads
 from engines.evm.accounts import SharedAccounts
 from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, RAW_TX, EvmEngine
 from rpc.native.identity import identity_payload
@@ -109,11 +109,12 @@ def coinbase() -> bytes:
 
 
 def accounts() -> SharedAccounts:
-    return SharedAccounts(State(SqlEntries()))
+    """Read-only account state at the head (reads remembered for the rest of the block: wallets poll)."""
+    return SharedAccounts(State(HeadCachedEntries()))
 
 
 def chain_id() -> int:
-    return chain_id_of(SqlEntries())
+    return chain_id_of(HeadCachedEntries())
 
 
 def block_height(value: Any, what: str = "block") -> int | None:
