@@ -32,7 +32,7 @@ def derived_addresses(id_com: bytes) -> dict[str, bytes]:
 
 
 @lru_cache(maxsize=65536)
-def _derived_index_keys(id_com: bytes) -> tuple[tuple[str, bytes, bytes], ...]:
+def derived_index_keys(id_com: bytes) -> tuple[tuple[str, bytes, bytes], ...]:
     # A pure function of the id_com, cached: binding is checked on every transfer to an id_com.
     return tuple((tag, address, reverse_index_key(tag, address)) for tag, address in derived_addresses(id_com).items())
 
@@ -43,7 +43,7 @@ def lookup(state: State, tag: str, address: bytes) -> bytes | None:
 
 def bind_identity(state: State, id_com: bytes, skip: str | None = None) -> None:
     """Bind the identity's derived addresses (all but `skip`'s), once."""
-    for tag, address, key in _derived_index_keys(id_com):
+    for tag, address, key in derived_index_keys(id_com):
         if tag != skip and state.get(key) is None:
             state.bind_address(tag, address, id_com)
 

@@ -26,6 +26,7 @@ from .errors import AdmissionError, ChainError
 from .genesis import CHAIN_ID_KEY
 from .hashing import Reader, merkle_root
 from .ledger import FEE_COLLECTOR
+from .parallel import STRATEGIES, run_block
 from .state import Diff, State, apply_diff
 from .tree import StateTree
 
@@ -51,6 +52,7 @@ class Block:
     node_writes: dict[str, bytes | None]
     notes: list[tuple[object, ...]] = field(default_factory=list)
     mempool_seqs: list[int] = field(default_factory=list)
+    schedule: dict[str, object] | None = None  # how it was executed (chain/parallel.py); not consensus
 
 
 @dataclass
@@ -114,10 +116,13 @@ def chain_id_of(entries: Mapping[bytes, bytes]) -> int:
 
 
 class Chain:
-    def __init__(self, store: Store, registry: Registry, validator: SigningKey) -> None:
+    def __init__(self, store: Store, registry: Registry, validator: SigningKey, strategy: str = "sequential") -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown execution strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
         self.store = store
         self.registry = registry
         self.validator = validator
+        self.strategy = strategy  # chain/parallel.py: sequential, batched or sharded; the same blocks either way
         # Transactions this process admitted, by envelope: the block builder takes them from here
         # instead of decoding the mempool rows again.
         self._decoded: dict[bytes, Tx] = {}
@@ -181,6 +186,8 @@ class Chain:
         timestamp_ms = max(timestamp_ms, head.timestamp_ms + 1)
         proposer = self.validator.verify_key.encode()
         ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer, tuple(self.recent_hashes))
+        if self.strategy != "sequential":
+            return self._seal(ctx, head, timestamp_ms, *self._run_scheduled(pending, ctx), pending)
         state = State(self.entries)
         executed: list[ExecutedTx] = []
         for _seq, envelope in pending:
@@ -199,7 +206,50 @@ class Chain:
             receipt = execute_tx(engine, tx, state, ctx)
             took = perf_counter_ns() - started
             executed.append(ExecutedTx(tx, receipt, state.end_tx(), parties_of(state.notes, first_note), took))
-        diff = state.block_diff()
+        return self._seal(ctx, head, timestamp_ms, executed, state.block_diff(), state.notes, {"strategy": "sequential"}, pending)
+
+    def _run_scheduled(
+        self, pending: list[tuple[int, bytes]], ctx: BlockContext
+    ) -> tuple[list[ExecutedTx], dict[bytes, bytes | None], list[tuple[object, ...]], dict[str, object]]:
+        """The block by the batch or shard schedule (chain/parallel.py): the sequential result, reordered
+        only among transactions that cannot see each other."""
+        slots: list[ExecutedTx | None] = []
+        txs: list[Tx] = []
+        for _seq, envelope in pending:
+            try:
+                engine = self.registry.route(envelope)
+                known = self._decoded.pop(envelope, None)
+                txs.append(known if known is not None else engine.decode(envelope))
+                slots.append(None)
+            except (AdmissionError, ValueError) as e:
+                code = e.code if isinstance(e, AdmissionError) else "undecodable"
+                slots.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), []))
+        run = run_block(self.registry, txs, self.entries, ctx, self.strategy)
+        results = iter(run.results)
+        executed: list[ExecutedTx] = []
+        notes: list[tuple[object, ...]] = []
+        for slot in slots:
+            if slot is not None:
+                executed.append(slot)
+                continue
+            r = next(results)
+            executed.append(ExecutedTx(r.tx, r.receipt, r.diff, parties_of(r.notes, 0), r.exec_ns))
+            notes += r.notes
+        entries = self.entries
+        diff = {k: v for k, v in sorted(run.top.items()) if entries.get(k) != v}
+        return executed, diff, notes, run.schedule.summary()
+
+    def _seal(
+        self,
+        ctx: BlockContext,
+        head: Header,
+        timestamp_ms: int,
+        executed: list[ExecutedTx],
+        diff: dict[bytes, bytes | None],
+        notes: list[tuple[object, ...]],
+        schedule: dict[str, object],
+        pending: list[tuple[int, bytes]],
+    ) -> Block:
         writes = self.tree.update(diff)
         header = Header(
             ctx.height,
@@ -208,9 +258,9 @@ class Chain:
             self.tree.root,
             merkle_root([e.tx.envelope for e in executed]),
             merkle_root([e.receipt_bytes for e in executed]),
-            proposer,
+            ctx.proposer,
         ).sign(self.validator)
-        return Block(header, executed, diff, writes, state.notes, [seq for seq, _ in pending])
+        return Block(header, executed, diff, writes, notes, [seq for seq, _ in pending], schedule)
 
     def produce(self, max_txs: int, timestamp_ms: int | None = None, pending: list[tuple[int, bytes]] | None = None) -> Block:
         """Build, sign and commit the next block from the mempool (or from `pending` already read from it)."""

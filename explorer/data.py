@@ -3,6 +3,7 @@ engine, with a state diff in words), identities and mints. Views only format it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +60,12 @@ class BlockSummary:
     timestamp_ms: int
     tx_count: int
     header: Header
+    schedule: dict[str, Any] | None = None
 
 
 def block_summary(row: m.Block) -> BlockSummary:
-    return BlockSummary(row.height, bytes(row.hash), row.timestamp_ms, row.tx_count, Header.decode(bytes(row.header)))
+    schedule = json.loads(row.schedule) if row.schedule else None
+    return BlockSummary(row.height, bytes(row.hash), row.timestamp_ms, row.tx_count, Header.decode(bytes(row.header)), schedule)
 
 
 def latest_blocks(offset: int, limit: int) -> list[BlockSummary]:

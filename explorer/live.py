@@ -10,6 +10,7 @@ Events are made from what the store holds, by whoever notices the block first:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -56,7 +57,7 @@ def block_event(height: int) -> dict[str, Any] | None:
         "tx_count": row.tx_count,
         "txs": txs,
         "parties": parties,
-        "schedule": {"strategy": "sequential"},
+        "schedule": json.loads(row.schedule) if row.schedule else {"strategy": "sequential"},
     }
 
 

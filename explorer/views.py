@@ -38,9 +38,11 @@ def _pager(page: int, more: bool) -> dict[str, int | None]:
 
 def _chart(blocks: list[data.BlockSummary]) -> dict[str, Any]:
     """Block times and transactions per block of the recent blocks, oldest first, as SVG bar heights."""
+    # genesis's time is the config's, not when the chain started: the gap after it says nothing
     seq = list(reversed(blocks))
-    times = [max(0, b.timestamp_ms - a.timestamp_ms) for a, b in pairwise(seq)]
-    counts = [b.tx_count for b in seq[1:]]
+    pairs = [(a, b) for a, b in pairwise(seq) if a.height > 0]
+    times = [max(0, b.timestamp_ms - a.timestamp_ms) for a, b in pairs]
+    counts = [b.tx_count for _, b in pairs]
     top_t, top_c = max(times, default=1) or 1, max(counts, default=1) or 1
     bars = [
         {
@@ -52,7 +54,7 @@ def _chart(blocks: list[data.BlockSummary]) -> dict[str, Any]:
             "txs": c,
             "height": b.height,
         }
-        for i, (t, c, b) in enumerate(zip(times, counts, seq[1:], strict=True))
+        for i, (t, c, (_, b)) in enumerate(zip(times, counts, pairs, strict=True))
     ]
     return {"bars": bars, "width": 12 * len(bars), "max_time": top_t, "max_txs": top_c}
 
@@ -106,7 +108,7 @@ def block(request: HttpRequest, ref: str) -> HttpResponse:
     return render(
         request,
         "explorer/block.html",
-        {"block": found, "h": found.header, "txs": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)},
+        {"blk": found, "h": found.header, "txs": rows[:PER_PAGE], "pager": _pager(page, len(rows) > PER_PAGE)},
     )
 
 

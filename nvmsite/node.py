@@ -60,7 +60,7 @@ def validator_key() -> SigningKey:
 
 
 def open_chain() -> Chain:
-    return Chain(SqlStore(), registry(), validator_key())
+    return Chain(SqlStore(), registry(), validator_key(), settings.NVM_EXECUTION)
 
 
 def _announce(height: int) -> None:

@@ -104,6 +104,8 @@ TIME_ZONE = "UTC"
 NVM_CHAIN_ID = int(os.environ.get("NVM_CHAIN_ID", "7231053"))  # SPEC §4: 0x6e564d, "nVM"
 NVM_GENESIS = Path(os.environ.get("NVM_GENESIS", BASE_DIR / "chain" / "genesis.json"))
 NVM_BLOCK_INTERVAL_MS = int(os.environ.get("NVM_BLOCK_INTERVAL_MS", "400"))
+# How the producer runs a block (chain/parallel.py): sequential, batched or sharded — the same blocks either way
+NVM_EXECUTION = os.environ.get("NVM_EXECUTION", "sequential")
 NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arrives
 NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.

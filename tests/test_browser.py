@@ -215,7 +215,9 @@ def test_submit_a_metamask_style_transaction_and_follow_it_to_included(devnet: s
     shot(page, "transaction")
     page.click("dl.fields a[href^='/block/']")
     page.wait_for_url(re.compile(r"/block/\d+$"))
-    assert "State root" in page.content()
+    height = page.url.rsplit("/", 1)[1]
+    assert page.locator("h1").inner_text() == f"Block {height}" and "State root" in page.content()
+    assert page.get_by_test_id("schedule").inner_text().startswith("sequential")
     shot(page, "block")
 
 

@@ -94,6 +94,7 @@ def test_block_page_shows_the_header_and_its_transactions(client, node, busy):
         assert r.status_code == 200, ref
         body = text(r)
         assert node.head.state_root.hex() in body and node.head.signature.hex() in body
+        assert f"<h1>Block {height}</h1>" in body and node.head.hash.hex() in body
         assert busy["evm"].tx.envelope_id.hex()[:6] in body
     assert client.get("/block/999999").status_code == 404
     assert "Not found" in text(client.get("/block/999999"))
@@ -285,3 +286,20 @@ def test_pages_are_rendered_again_when_a_block_lands(client, node, busy):
     produce(node, s.envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bytes.fromhex(busy["bob"][2:])), amount=10**9))
     again = text(client.get(page))
     assert again != first and f"at block {node.head.height}" in again
+
+
+def test_block_page_and_live_event_show_the_execution_schedule(client, node, busy):
+    node.strategy = "batched"
+    s = busy["signer"]
+    transfer = s.envelope(t.TRANSFER, 2, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bytes.fromhex(busy["bob"][2:])), amount=1)
+    block = produce(node, transfer)
+    body = text(client.get(f"/block/{block.header.height}"))
+    row = m.Block.objects.get(height=block.header.height)
+    assert row.schedule and '"batched"' in row.schedule, (row.height, row.schedule)
+    assert 'data-testid="schedule">batched: 1 batch of 1 ' in body or 'data-testid="schedule">batched: 1 batch of 1<' in body, (
+        body[body.find('"schedule"') :][:200]
+    )
+    assert "execute" in body
+    event = live.block_event(block.header.height)
+    assert event["schedule"]["strategy"] == "batched" and event["schedule"]["batches"] == [1]
+    assert "sequential" in text(client.get(f"/block/{block.header.height - 1}"))

@@ -10,6 +10,7 @@ class Block(models.Model):
     timestamp_ms = models.BigIntegerField()
     state_root = models.BinaryField()
     tx_count = models.IntegerField()
+    schedule = models.TextField(null=True)  # JSON: how this node executed it (chain/parallel.py); not consensus
 
     class Meta:
         db_table = "nvm_block"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -165,7 +166,8 @@ class SqlStore:
     def commit_block(self, block: Block) -> None:
         """Write the whole block in one database transaction (COPY on PostgreSQL, bulk ORM elsewhere)."""
         h = block.header
-        block_row = (h.height, h.hash, h.encode(), h.timestamp_ms, h.state_root, len(block.txs))
+        schedule = None if block.schedule is None else json.dumps(block.schedule, separators=(",", ":"))
+        block_row = (h.height, h.hash, h.encode(), h.timestamp_ms, h.state_root, len(block.txs), schedule)
         tx_rows = [
             (
                 e.tx.envelope_id,
@@ -206,8 +208,8 @@ def _commit_pg(
         cur = wrapper.cursor
         _copy(
             cur,
-            "nvm_block (height, hash, header, timestamp_ms, state_root, tx_count)",
-            ["int8", "bytea", "bytea", "int8", "bytea", "int4"],
+            "nvm_block (height, hash, header, timestamp_ms, state_root, tx_count, schedule)",
+            ["int8", "bytea", "bytea", "int8", "bytea", "int4", "text"],
             [block_row],
         )
         _copy(
@@ -269,8 +271,10 @@ def _commit_orm(
     party_rows: list[Row],
     block: Block,
 ) -> None:
-    height, hash_, header, ts, root, count = block_row
-    m.Block.objects.create(height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count)
+    height, hash_, header, ts, root, count, schedule = block_row
+    m.Block.objects.create(
+        height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count, schedule=schedule
+    )
     tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff", "exec_us")
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)

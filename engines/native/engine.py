@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chain import auth, ledger
-from chain.accounts import bind_identity, lookup, resolve
+from chain.accounts import bind_identity, derived_index_keys, lookup, resolve
 from chain.auth import (
     SCHEME_NAMES,
     Problem,
@@ -27,8 +27,10 @@ from chain.auth import (
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
+from chain.identity import legacy_id_com
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT
-from chain.state import State
+from chain.parallel import Access
+from chain.state import State, reverse_index_key
 
 from .tx import (
     ADD,
@@ -74,6 +76,30 @@ def signer_problem(ntx: NativeTx, state: State, sealed: SealedKeys | None, check
         return "bad_factor", "these members and threshold do not make the signer's multisig id_com (SPEC §4)"
     threshold, members = multisig_terms(factor.data)
     return members_problem(state, ntx.credential, ntx.digest, threshold, members, sealed, check_tags)
+
+
+def _binding(state: State, id_com: bytes, skip: str | None, writes: set[bytes]) -> None:
+    """The reverse-index keys binding an identity's derived addresses may write (chain.accounts)."""
+    for tag, _address, key in derived_index_keys(id_com):
+        if tag != skip:
+            writes.add(key)
+
+
+def _account_keys(state: State, ref: Ref, writes: set[bytes]) -> bytes:
+    """The identity a payload's reference resolves to against `state`, with the index keys resolving it
+    may write (NativeEngine._account)."""
+    if ref.kind == REF_ID_COM:
+        _binding(state, ref.data, None, writes)
+        return ref.data
+    assert ref.tag is not None
+    key = reverse_index_key(ref.tag, ref.data)
+    writes.add(key)  # read, and written when the address is new
+    found = lookup(state, ref.tag, ref.data)
+    if found is not None:
+        return found
+    id_com = legacy_id_com(ref.tag, ref.data)
+    _binding(state, id_com, ref.tag, writes)
+    return id_com
 
 
 def user_mint_id(authority: bytes, nonce: int) -> bytes:
@@ -224,6 +250,52 @@ class NativeEngine:
             ledger.transfer(state, mint, owner, self._account(state, p["to"]), amount)  # type: ignore[arg-type]
             return Outcome()
         raise ExecutionError(f"opcode {ntx.opcode:#04x} is not assigned", "unassigned_opcode")
+
+    # -- access sets (chain/parallel.py) -------------------------------------------------------
+    def access(self, tx: Tx, state: State) -> Access | None:
+        """The keys the transaction may read and write, judged against the state before its block;
+        None (global) for a key rotation (it may register a sealed key in this process)."""
+        ntx: NativeTx = tx.body  # type: ignore[assignment]
+        p = ntx.payload
+        signer = ntx.signer
+        reads = {auth.auth_slot(signer), auth.nonce_slot(signer)}
+        writes = {auth.nonce_slot(signer), ledger.balance_slot(NATIVE_MINT, signer)}
+        op = ntx.opcode
+        if op == AUTH_KEY or ntx.scheme == MULTISIG:
+            return None  # a multisig's check reads its members' keys too
+        if op == CREATE_ACCOUNT:
+            writes.add(auth.auth_slot(signer))
+            _binding(state, signer, None, writes)
+        elif op in (TRANSFER, APPROVE, MINT_TO, BURN, TRANSFER_FROM):
+            mint: bytes = p["mint"]  # type: ignore[assignment]
+            reads.add(ledger.mint_slot(mint))
+            if op in (MINT_TO, BURN):
+                writes.add(ledger.mint_slot(mint))
+            if op in (TRANSFER, BURN):
+                writes.add(ledger.balance_slot(mint, signer))
+            if op in (TRANSFER, MINT_TO, TRANSFER_FROM):
+                writes.add(ledger.balance_slot(mint, _account_keys(state, p["to"], writes)))  # type: ignore[arg-type]
+            if op == APPROVE:
+                spender = _account_keys(state, p["spender"], writes)  # type: ignore[arg-type]
+                writes.add(ledger.allowance_slot(mint, signer, spender))
+            if op == TRANSFER_FROM:
+                ref: Ref = p["owner"]  # type: ignore[assignment]
+                if ref.kind == REF_ID_COM:
+                    owner = ref.data
+                else:
+                    assert ref.tag is not None
+                    reads.add(reverse_index_key(ref.tag, ref.data))
+                    found = lookup(state, ref.tag, ref.data)
+                    if found is None:
+                        return Access(frozenset(reads), frozenset(writes))  # fails: reads only the index
+                    owner = found
+                writes |= {ledger.allowance_slot(mint, owner, signer), ledger.balance_slot(mint, owner)}
+        elif op == CREATE_MINT:
+            writes.add(ledger.mint_slot(user_mint_id(signer, ntx.nonce)))
+            return None  # its ERC-20 address mapping too: keep it simple, alone
+        else:
+            return None
+        return Access(frozenset(reads), frozenset(writes))
 
     def _auth_key(self, state: State, signer: bytes, p: dict[str, object]) -> None:
         current = auth.factors(state, signer)

@@ -57,7 +57,11 @@ const liveFeed = (() => {
     block.className = "trace-block";
     const head = cell("h3", "");
     const link = cell("a", "Block " + event.height); link.href = "/block/" + event.height;
-    head.append(link, cell("span", " · " + event.tx_count + " transaction" + (event.tx_count === 1 ? "" : "s") + " · " + (event.schedule && event.schedule.strategy || ""), "muted"));
+    const s = event.schedule || {};
+    let how = s.strategy || "";
+    if (s.batches) how += " (" + s.batches.length + " batch" + (s.batches.length === 1 ? "" : "es") + ")";
+    if (s.shards) how += " (" + Object.keys(s.shards).length + " shards, " + (s.shared || 0) + " shared)";
+    head.append(link, cell("span", " · " + event.tx_count + " transaction" + (event.tx_count === 1 ? "" : "s") + " · " + how, "muted"));
     block.append(head);
     if (event.txs && event.txs.length) {
       const table = document.createElement("table"); table.className = "list compact";
