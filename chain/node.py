@@ -26,7 +26,7 @@ from .errors import AdmissionError, ChainError
 from .genesis import CHAIN_ID_KEY
 from .hashing import Reader, merkle_root
 from .ledger import FEE_COLLECTOR
-from .parallel import STRATEGIES, run_block
+from .parallel import STRATEGIES, Pool, run_block
 from .state import Diff, State, apply_diff
 from .tree import StateTree
 
@@ -116,13 +116,16 @@ def chain_id_of(entries: Mapping[bytes, bytes]) -> int:
 
 
 class Chain:
-    def __init__(self, store: Store, registry: Registry, validator: SigningKey, strategy: str = "sequential") -> None:
+    def __init__(
+        self, store: Store, registry: Registry, validator: SigningKey, strategy: str = "sequential", pool: Pool | None = None
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown execution strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
         self.store = store
         self.registry = registry
         self.validator = validator
         self.strategy = strategy  # chain/parallel.py: sequential, batched or sharded; the same blocks either way
+        self.pool = pool  # where batches and shards run; None: in this process
         # Transactions this process admitted, by envelope: the block builder takes them from here
         # instead of decoding the mempool rows again.
         self._decoded: dict[bytes, Tx] = {}
@@ -224,7 +227,20 @@ class Chain:
             except (AdmissionError, ValueError) as e:
                 code = e.code if isinstance(e, AdmissionError) else "undecodable"
                 slots.append(ExecutedTx(Tx(envelope), Receipt(False, code=code, message=str(e)), []))
-        run = run_block(self.registry, txs, self.entries, ctx, self.strategy)
+        pool = self.pool
+        if pool is None:
+            run = run_block(self.registry, txs, self.entries, ctx, self.strategy)
+        else:
+            pool.sent = pool.local = 0
+            run = run_block(
+                self.registry,
+                txs,
+                self.entries,
+                ctx,
+                self.strategy,
+                parallel=pool.groups(self.registry),
+                shards_runner=pool.shards(self.registry),
+            )
         results = iter(run.results)
         executed: list[ExecutedTx] = []
         notes: list[tuple[object, ...]] = []
@@ -237,7 +253,10 @@ class Chain:
             notes += r.notes
         entries = self.entries
         diff = {k: v for k, v in sorted(run.top.items()) if entries.get(k) != v}
-        return executed, diff, notes, run.schedule.summary()
+        summary = run.schedule.summary()
+        if pool is not None:
+            summary["workers"] = {"pool": pool.workers, "parts_on_workers": pool.sent, "parts_here": pool.local}
+        return executed, diff, notes, summary
 
     def _seal(
         self,

@@ -34,7 +34,7 @@ from typing import Any
 
 from .dispatcher import BlockContext, Receipt, Registry, Tx, execute_tx
 from .errors import AdmissionError
-from .hashing import U64_MAX, H
+from .hashing import U64_MAX, H, Reader
 from .ledger import FEE_COLLECTOR, NATIVE_MINT, balance_slot
 from .state import Diff, State
 
@@ -274,6 +274,7 @@ def run_block(
     strategy: str,
     parallel: Runner | None = None,
     serial: Runner | None = None,
+    shards_runner: ShardRunner | None = None,
 ) -> BlockRun:
     """Run decoded transactions by `strategy` over the committed `entries`; results in block order.
 
@@ -283,6 +284,14 @@ def run_block(
         raise ValueError(f"unknown execution strategy {strategy!r}: one of {', '.join(STRATEGIES)}")
     parallel = parallel or run_in_process(registry)
     serial = serial or run_serially(registry)
+    run_serial = serial
+
+    def each_serially(
+        groups: list[list[tuple[int, Tx, Access | None]]], base: Mapping[bytes, bytes], ctx: BlockContext
+    ) -> list[list[TxResult]]:
+        return [run_serial(g, base, ctx) for g in groups]
+
+    shards_runner = shards_runner or each_serially
     clock = time.perf_counter()
     schedule = Schedule(strategy)
     pre = State(entries)
@@ -325,10 +334,10 @@ def run_block(
             runner = parallel if len(batch) > 1 else serial
             absorb(list(zip(batch, runner(items(batch), base, ctx), strict=True)))
     else:
-        shards, shared = schedule.groups[:-1], schedule.groups[-1]
-        base = Layered(dict(top), entries)
-        done = [(i, r) for shard in shards if shard for i, r in zip(shard, serial(items(shard), base, ctx), strict=True)]
-        absorb(done)
+        shards = [g for g in schedule.groups[:-1] if g]
+        shared = schedule.groups[-1]
+        answers = shards_runner([items(g) for g in shards], Layered(dict(top), entries), ctx) if shards else []
+        absorb([(i, r) for g, rs in zip(shards, answers, strict=True) for i, r in zip(g, rs, strict=True)])
         now = time.perf_counter()
         schedule.stages_ms["shards"] = (now - clock) * 1000
         clock = now
@@ -341,7 +350,7 @@ def run_block(
     ordered = [results[i] for i in range(len(txs))]
     broken = next((r for r in ordered if not r.kept_to_access), None)
     if broken is not None and strategy != "sequential":
-        again = run_block(registry, txs, entries, ctx, "sequential", parallel, serial)
+        again = run_block(registry, txs, entries, ctx, "sequential")
         again.schedule.strategy = strategy
         again.schedule.groups = schedule.groups
         again.schedule.fallback = f"transaction {broken.tx.envelope_id.hex()} went outside its access set"
@@ -357,3 +366,222 @@ def run_block(
             running += delta
     schedule.stages_ms["merge"] = (time.perf_counter() - clock) * 1000
     return BlockRun(ordered, top, schedule)
+
+
+# -- work for another process (a Celery worker) ---------------------------------------------------------
+# A group's transactions, the values of every key they declared (and the fee collector's), the block
+# context: bytes in, bytes out, so any transport carries it. docs/PROTOCOL.md §12 gives the layout.
+def _put(out: list[bytes], data: bytes) -> None:
+    out += [len(data).to_bytes(4, "big"), data]
+
+
+def _opt(out: list[bytes], data: bytes | None) -> None:
+    out.append(b"\x00" if data is None else b"\x01")
+    if data is not None:
+        _put(out, data)
+
+
+def encode_work(
+    group: list[tuple[int, Tx, Access | None]], base: Mapping[bytes, bytes], ctx: BlockContext, serial: bool = False
+) -> bytes:
+    """`serial`: each transaction sees the ones before it (a shard's), else each runs alone (a batch's)."""
+    keys: set[bytes] = {FEE_KEY}
+    for _, _, access in group:
+        if access is None:
+            raise ValueError("a global transaction runs in the coordinator, never on a worker")
+        keys |= access.reads | access.writes
+    out = [
+        b"\x01" if serial else b"\x00",
+        ctx.height.to_bytes(8, "big"),
+        ctx.timestamp_ms.to_bytes(8, "big"),
+        ctx.chain_id.to_bytes(8, "big"),
+        ctx.proposer,
+        len(ctx.recent_hashes).to_bytes(2, "big"),
+        *ctx.recent_hashes,
+        len(keys).to_bytes(4, "big"),
+    ]
+    for key in sorted(keys):
+        out.append(key)
+        _opt(out, base.get(key))
+    out.append(len(group).to_bytes(4, "big"))
+    for _, tx, access in group:
+        assert access is not None
+        _put(out, tx.envelope)
+        _opt(out, tx.admitted_against)
+        for declared in (access.reads, access.writes):
+            out.append(len(declared).to_bytes(4, "big"))
+            out += sorted(declared)
+    return b"".join(out)
+
+
+def run_work(registry: Registry, work: bytes) -> bytes:
+    """What a worker does with `encode_work`'s bytes: each transaction alone against the values sent."""
+    r = Reader(work)
+    serial = r.take(1) == b"\x01"
+    height, timestamp_ms, chain_id = r.uint(8), r.uint(8), r.uint(8)
+    proposer = r.take(32)
+    recent = tuple(r.take(32) for _ in range(r.uint(2)))
+    ctx = BlockContext(height, timestamp_ms, chain_id, proposer, recent)
+    base: dict[bytes, bytes] = {}
+    for _ in range(r.uint(4)):
+        key = r.take(32)
+        if r.take(1) == b"\x01":
+            base[key] = r.var(4)
+    out: list[bytes] = []
+    count = r.uint(4)
+    out.append(count.to_bytes(4, "big"))
+    for _ in range(count):
+        envelope = r.var(4)
+        admitted_against = r.var(4) if r.take(1) == b"\x01" else None
+        reads = frozenset(r.take(32) for _ in range(r.uint(4)))
+        writes = frozenset(r.take(32) for _ in range(r.uint(4)))
+        tx = registry.route(envelope).decode(envelope)
+        tx.admitted_against = admitted_against
+        result = run_one(registry, tx, base, ctx, Access(reads, writes))
+        if serial:
+            for key, _old, value in result.diff:
+                if value is None:
+                    base.pop(key, None)
+                else:
+                    base[key] = value
+        # a key the transaction reads that was not sent is missing here, not absent: the check fails then
+        _put(out, result.receipt.encode())
+        _put(out, _encode_diff(result.diff))
+        _put(out, _encode_notes(result.notes))
+        out += [result.exec_ns.to_bytes(8, "big"), b"\x01" if result.kept_to_access else b"\x00"]
+    r.done()
+    return b"".join(out)
+
+
+def decode_results(data: bytes, txs: list[Tx]) -> list[TxResult]:
+    r = Reader(data)
+    if r.uint(4) != len(txs):
+        raise ValueError("a worker answered for another number of transactions")
+    out = []
+    for tx in txs:
+        receipt = Receipt.decode(r.var(4))
+        diff = _decode_diff(r.var(4))
+        notes = _decode_notes(r.var(4))
+        exec_ns = r.uint(8)
+        kept = r.take(1) == b"\x01"
+        out.append(TxResult(tx, receipt, diff, notes, exec_ns, kept))
+    r.done()
+    return out
+
+
+def _encode_diff(diff: Diff) -> bytes:
+    out: list[bytes] = [len(diff).to_bytes(4, "big")]
+    for key, old, new in diff:
+        out.append(key)
+        _opt(out, old)
+        _opt(out, new)
+    return b"".join(out)
+
+
+def _decode_diff(data: bytes) -> Diff:
+    r = Reader(data)
+    diff: Diff = []
+    for _ in range(r.uint(4)):
+        key = r.take(32)
+        old = r.var(4) if r.take(1) == b"\x01" else None
+        new = r.var(4) if r.take(1) == b"\x01" else None
+        diff.append((key, old, new))
+    r.done()
+    return diff
+
+
+def _encode_notes(notes: list[tuple[object, ...]]) -> bytes:
+    out: list[bytes] = [len(notes).to_bytes(4, "big")]
+    for note in notes:
+        out.append(len(note).to_bytes(1, "big"))
+        for part in note:
+            if isinstance(part, str):
+                out.append(b"s")
+                _put(out, part.encode())
+            elif isinstance(part, bytes | bytearray):
+                out.append(b"b")
+                _put(out, bytes(part))
+            else:
+                raise TypeError(f"a state note holds text and bytes, not {type(part).__name__}")
+    return b"".join(out)
+
+
+def _decode_notes(data: bytes) -> list[tuple[object, ...]]:
+    r = Reader(data)
+    notes: list[tuple[object, ...]] = []
+    for _ in range(r.uint(4)):
+        parts: list[object] = []
+        for _ in range(r.uint(1)):
+            kind = r.take(1)
+            raw = r.var(4)
+            parts.append(raw.decode() if kind == b"s" else raw)
+        notes.append(tuple(parts))
+    r.done()
+    return notes
+
+
+ShardRunner = Callable[[list[list[tuple[int, Tx, Access | None]]], Mapping[bytes, bytes], BlockContext], list[list[TxResult]]]
+
+
+@dataclass
+class Pool:
+    """How a block's independent work leaves this process: `send` takes parts of work (bytes) and gives
+    back, in order, each part's results, or None where a worker died, timed out or failed."""
+
+    send: Callable[[list[bytes]], list[bytes | None]]
+    workers: int
+    min_group: int = 64  # a smaller batch runs here: shipping it would cost more than running it
+    sent: int = 0  # parts answered by workers
+    local: int = 0  # parts that ran here instead
+
+    def groups(self, registry: Registry) -> Runner:
+        local = run_in_process(registry)
+
+        def run(group: list[tuple[int, Tx, Access | None]], base: Mapping[bytes, bytes], ctx: BlockContext) -> list[TxResult]:
+            if len(group) < max(2, self.min_group) or any(a is None for _, _, a in group):
+                return local(group, base, ctx)
+            size = -(-len(group) // self.workers)
+            parts = [group[i : i + size] for i in range(0, len(group), size)]
+            return [r for rs in self._run(registry, parts, base, ctx, serial=False) for r in rs]
+
+        return run
+
+    def shards(self, registry: Registry) -> ShardRunner:
+        def run(
+            shards: list[list[tuple[int, Tx, Access | None]]], base: Mapping[bytes, bytes], ctx: BlockContext
+        ) -> list[list[TxResult]]:
+            # shards share no key: several in one part run one after another, each seeing only its own
+            bins: list[list[int]] = [[] for _ in range(min(self.workers, len(shards)) or 1)]
+            for i in sorted(range(len(shards)), key=lambda i: -len(shards[i])):
+                min(bins, key=lambda b: sum(len(shards[j]) for j in b)).append(i)
+            parts = [[item for j in b for item in shards[j]] for b in bins if b]
+            answers = self._run(registry, parts, base, ctx, serial=True)
+            by_index = {item[0]: r for part, rs in zip(parts, answers, strict=True) for item, r in zip(part, rs, strict=True)}
+            return [[by_index[item[0]] for item in shard] for shard in shards]
+
+        return run
+
+    def _run(
+        self,
+        registry: Registry,
+        parts: list[list[tuple[int, Tx, Access | None]]],
+        base: Mapping[bytes, bytes],
+        ctx: BlockContext,
+        serial: bool,
+    ) -> list[list[TxResult]]:
+        answers = self.send([encode_work(part, base, ctx, serial) for part in parts])
+        out = []
+        for part, answer in zip(parts, answers, strict=True):
+            results = None
+            if answer is not None:
+                try:
+                    results = decode_results(answer, [tx for _, tx, _ in part])
+                except ValueError:
+                    results = None
+            if results is None:
+                self.local += 1
+                results = (run_serially(registry) if serial else run_in_process(registry))(part, base, ctx)
+            else:
+                self.sent += 1
+            out.append(results)
+        return out

@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nvmsite.settings")
 
 app = Celery("nvmsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["chain"])
+app.autodiscover_tasks(["nvmsite"])

@@ -60,7 +60,12 @@ def validator_key() -> SigningKey:
 
 
 def open_chain() -> Chain:
-    return Chain(SqlStore(), registry(), validator_key(), settings.NVM_EXECUTION)
+    pool = None
+    if settings.CELERY_BROKER_URL and settings.NVM_EXECUTION != "sequential":
+        from nvmsite.tasks import celery_pool
+
+        pool = celery_pool(settings.NVM_WORKERS, settings.NVM_WORKER_TIMEOUT_S)
+    return Chain(SqlStore(), registry(), validator_key(), settings.NVM_EXECUTION, pool)
 
 
 def _announce(height: int) -> None:

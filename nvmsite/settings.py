@@ -94,6 +94,11 @@ else:
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL) or None
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a part of a block each: a slow worker does not sit on several
+CELERY_TASK_ACKS_LATE = True
+NVM_WORKERS = int(os.environ.get("NVM_WORKERS", "2"))  # parts a batch is split into for the Celery workers
+NVM_WORKER_TIMEOUT_S = float(os.environ.get("NVM_WORKER_TIMEOUT_S", "10"))
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]  # the explorer's CSS and script (no CDN: these machines have no internet)

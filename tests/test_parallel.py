@@ -16,7 +16,7 @@ from chain.identity import vm_address
 from chain.ledger import NATIVE_MINT
 from chain.memstore import MemoryStore
 from chain.node import Chain
-from chain.parallel import Access, batch_schedule, shard_of, shard_schedule
+from chain.parallel import Access, Pool, batch_schedule, run_work, shard_of, shard_schedule
 from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
@@ -55,10 +55,25 @@ def test_shards_follow_the_spec_formula_and_crossing_transactions_go_shared():
     assert after_global[-1] == [0, 1]
 
 
-def chain_for(strategy: str) -> Chain:
+def registry() -> Registry:
     reg = Registry()
     reg.register(make_engine(VALIDATOR, None))
-    chain = Chain(MemoryStore(), reg, VALIDATOR, strategy)
+    return reg
+
+
+def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
+    """Work through the bytes a worker would get and give back, run by a registry of its own; part
+    `lose` of every dispatch comes back as a dead worker's (None)."""
+    worker = registry()
+
+    def send(parts: list[bytes]) -> list[bytes | None]:
+        return [None if i == lose else run_work(worker, part) for i, part in enumerate(parts)]
+
+    return Pool(send, workers, min_group=2)
+
+
+def chain_for(strategy: str, pool: Pool | None = None) -> Chain:
+    chain = Chain(MemoryStore(), registry(), VALIDATOR, strategy, pool)
     alloc = [{"id_com": "0x" + s.id_com.hex(), "balance": str(10**12)} for s in SIGNERS]
     gen = parse({"chain_id": CHAIN_ID, "timestamp_ms": 0, "alloc": alloc})
     chain.create_genesis(gen.populate, gen.timestamp_ms)
@@ -103,8 +118,8 @@ def envelopes(ops, nonces: list[int]) -> list[bytes]:
     return out
 
 
-def run(strategy: str, blocks: list[list[bytes]]) -> tuple[list, list]:
-    chain = chain_for(strategy)
+def run(strategy: str, blocks: list[list[bytes]], pool: Pool | None = None) -> tuple[list, Chain]:
+    chain = chain_for(strategy, pool)
     made = []
     for i, block in enumerate(blocks):
         for env in block:
@@ -129,9 +144,15 @@ def test_every_strategy_gives_the_sequential_block(blocks_ops):
     setup = [s.create_account() for s in SIGNERS]
     blocks = [setup] + [envelopes(ops, nonces) for ops in blocks_ops]
     seq, _ = run("sequential", blocks)
-    for strategy in ("batched", "sharded"):
-        other, _ = run(strategy, blocks)
-        assert [fingerprint(b) for b in other] == [fingerprint(b) for b in seq], strategy
+    for strategy, pool in (
+        ("batched", None),
+        ("sharded", None),
+        ("batched", byte_pool(2)),
+        ("sharded", byte_pool(2)),
+        ("batched", byte_pool(3, lose=1)),
+    ):
+        other, _ = run(strategy, blocks, pool)
+        assert [fingerprint(b) for b in other] == [fingerprint(b) for b in seq], (strategy, pool)
         assert all(b.schedule["strategy"] == strategy for b in other)
 
 
@@ -171,3 +192,18 @@ def test_the_fee_collector_sees_each_fee_in_block_order(strategy):
     seq, _ = run("sequential", blocks)
     par, _ = run(strategy, blocks)
     assert [e.diff for e in par[1].txs] == [e.diff for e in seq[1].txs]
+
+
+def test_work_leaves_the_process_as_bytes_and_a_lost_part_runs_here():
+    pool = byte_pool(2, lose=0)
+    blocks = [
+        [s.create_account() for s in SIGNERS],
+        [
+            s.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, STRANGERS[0][:19] + bytes([i])), amount=5)
+            for i, s in enumerate(SIGNERS)
+        ],
+    ]
+    seq, _ = run("sequential", blocks)
+    par, _ = run("batched", blocks, pool)
+    assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
+    assert par[1].schedule["workers"] == {"pool": 2, "parts_on_workers": 1, "parts_here": 1}
