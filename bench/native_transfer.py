@@ -58,12 +58,12 @@ def _factor(credential: str, key: SigningKey) -> tuple[int, bytes]:
     return t.ED25519, bytes(key.verify_key)
 
 
-def _genesis(accounts: list[tuple[SigningKey, bytes]], credential: str) -> Any:
+def _genesis(accounts: list[tuple[SigningKey, bytes]], credential: str, funds: int = FUNDS) -> Any:
     def populate(state: State) -> None:
         state.set(CHAIN_ID_KEY, CHAIN_ID.to_bytes(8, "big"))
-        put_mint(state, NATIVE_MINT, MintRecord(FUNDS * len(accounts), NATIVE_DECIMALS, bytes(32), "NVM", "n-VM"))
+        put_mint(state, NATIVE_MINT, MintRecord(funds * len(accounts), NATIVE_DECIMALS, bytes(32), "NVM", "n-VM"))
         for key, id_com in accounts:
-            credit(state, NATIVE_MINT, id_com, FUNDS)
+            credit(state, NATIVE_MINT, id_com, funds)
             auth.put_factors(state, id_com, [_factor(credential, key)])
             bind_identity(state, id_com)
 

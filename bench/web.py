@@ -137,6 +137,10 @@ def run(clients: int = 50, duration_s: int = 10, url: str | None = None, workers
     else:
         out.update(_on_a_fresh_devnet(clients, duration_s, workers))
     out["met"] = all(out[k]["met"] for k in ("identity_page", "rpc_eth"))
+    # DESIGN.md's common fields: here a "tx" is a request answered
+    out["txs"] = sum(out[k]["requests"] for k in ("identity_page", "rpc_eth"))
+    out["seconds"] = 2 * duration_s
+    out["tx_per_s"] = round(out["txs"] / out["seconds"], 1)
     return out
 
 

@@ -87,23 +87,33 @@ def batch_schedule(accesses: list[Access | None]) -> list[list[int]]:
 
 
 def shard_schedule(accesses: list[Access | None], contexts: list[bytes | None], shards: int = SHARDS) -> list[list[int]]:
-    """`shards` + 1 lists of transaction indices in block order; the last is the shared shard."""
-    owner: dict[bytes, int] = {}  # key -> the shard that touched it first (shards = shared)
+    """`shards` + 1 lists of transaction indices in block order; the last is the shared shard.
+
+    A transaction goes to the shared shard when a key it writes was read or written, or a key it reads
+    was written, by a transaction of another shard or of the shared shard (reading the same key, as
+    every transfer reads its mint's record, is no conflict)."""
+    shared = shards
+    writers: dict[bytes, set[int]] = {}
+    readers: dict[bytes, set[int]] = {}
     out: list[list[int]] = [[] for _ in range(shards + 1)]
     after_global = False  # the shards run before the shared shard: nothing after a global one may
     for i, (a, ctx) in enumerate(zip(accesses, contexts, strict=True)):
         after_global = after_global or a is None
         if a is None or ctx is None or after_global:
-            s = shards
+            s = shared
         else:
             s = shard_of(SHARD_PREFIX, ctx, shards)
-            if any(owner.get(k, s) != s for k in (*a.reads, *a.writes)):
-                s = shards
+            others = {s}
+            crossing = any(writers.get(k, others) - others or readers.get(k, others) - others for k in a.writes) or any(
+                writers.get(k, others) - others for k in a.reads
+            )
+            if crossing:
+                s = shared
         if a is not None:
-            for k in (*a.reads, *a.writes):
-                owner.setdefault(k, s)
-                if s == shards:
-                    owner[k] = shards  # later transactions touching it run after the shards too
+            for k in a.writes:
+                writers.setdefault(k, set()).add(s)
+            for k in a.reads:
+                readers.setdefault(k, set()).add(s)
         out[s].append(i)
     return out
 

@@ -53,6 +53,9 @@ def test_shards_follow_the_spec_formula_and_crossing_transactions_go_shared():
     assert groups[s0] == [0, 4] and groups[s1] == [1] and groups[-1] == [2, 3]
     after_global = shard_schedule([None, A(writes=[7])], [c0, c0])
     assert after_global[-1] == [0, 1]
+    reading_alike = shard_schedule([A(reads=[5], writes=[1]), A(reads=[5], writes=[2]), A(writes=[5])], [c0, c1, c0])
+    assert reading_alike[s0] == [0] and reading_alike[s1] == [1]  # both read key 5: no conflict
+    assert reading_alike[-1] == [2]  # writing what shard s1 read: after the shards
 
 
 def registry() -> Registry:

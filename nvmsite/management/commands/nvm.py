@@ -105,7 +105,7 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20", "web"])
+        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20", "web", "parallel"])
         b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
         b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
         b.add_argument("--txs", type=int, default=None, help="transactions (native-transfer: 20,000; erc20: 500)")
@@ -235,6 +235,13 @@ class Command(BaseCommand):
             from bench import state_root
 
             self.emit(state_root.run(opts["keys"], opts["updates"]))
+        elif opts["scenario"] == "parallel":
+            from bench import parallel
+
+            try:
+                self.emit(parallel.run(opts["txs"] or 20_000))
+            except (RuntimeError, OSError) as e:
+                raise CommandError(str(e)) from None
         elif opts["scenario"] == "web":
             from bench import web
 
