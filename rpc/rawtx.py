@@ -34,7 +34,6 @@ from chain.store.sql import SqlEntries
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
 
-CHAIN_VM = {"ethereum": "evm", "solana": "svm", "bitcoin": "bvm", "tron": "tvm"}
 CHAIN_TITLES = {"ethereum": "Ethereum", "solana": "Solana", "bitcoin": "Bitcoin", "tron": "Tron", "nvm": "n-VM envelope"}
 # Ethereum typed transactions: type -> number of RLP fields (EIP-2930, EIP-1559, EIP-4844, EIP-7702)
 ETH_TYPED_FIELDS = {1: 11, 2: 12, 3: 14, 4: 13}
