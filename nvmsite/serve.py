@@ -17,7 +17,7 @@ import threading
 import time
 
 log = logging.getLogger("nvm.serve")
-CRASH_WINDOW_S = 10.0  # a worker that dies this soon after starting will not do better the next time
+CRASH_WINDOW_S, CRASH_LIMIT = 10.0, 3  # this many exits within the window: something is wrong, not bad luck
 
 
 def default_workers() -> int:
@@ -32,12 +32,10 @@ def serve(host: str, port: int, workers: int, stop: threading.Event | None = Non
     fd = sock.fileno()
     command = [sys.executable, "-m", "daphne", "--fd", str(fd), "-v", "0", "nvmsite.asgi:application"]
 
-    started: dict[int, float] = {}
+    deaths: list[float] = []
 
     def start() -> subprocess.Popen[bytes]:
-        p = subprocess.Popen(command, pass_fds=[fd])
-        started[p.pid] = time.monotonic()
-        return p
+        return subprocess.Popen(command, pass_fds=[fd])
 
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     procs = [start() for _ in range(max(1, workers))]
@@ -45,8 +43,12 @@ def serve(host: str, port: int, workers: int, stop: threading.Event | None = Non
         while not stop.wait(0.5):
             for i, p in enumerate(procs):
                 if p.poll() is not None:
-                    if time.monotonic() - started.pop(p.pid) < CRASH_WINDOW_S:
-                        raise SystemExit(f"web worker {p.pid} exited with {p.returncode} at start; see its error above")
+                    now = time.monotonic()
+                    deaths[:] = [t for t in deaths if now - t < CRASH_WINDOW_S] + [now]
+                    if len(deaths) >= CRASH_LIMIT:
+                        raise SystemExit(
+                            f"web workers keep exiting (last: {p.pid}, status {p.returncode}); see their errors above"
+                        )
                     log.warning("web worker %d exited with %s; starting another", p.pid, p.returncode)
                     procs[i] = start()
     finally:
