@@ -209,8 +209,11 @@ def run_one(registry: Registry, tx: Tx, base: Mapping[bytes, bytes], ctx: BlockC
     receipt = execute_tx(registry.route(tx.envelope), tx, state, ctx)
     took = time.perf_counter_ns() - started
     diff = state.end_tx()
+    # A write that left the value as it was is a read (the transaction depended on that value, no one
+    # else sees a change): what must lie among the declared writes is what the diff changed.
     kept = access is None or (
-        (state.written - {FEE_KEY}) <= access.writes and (state.read - {FEE_KEY}) <= (access.reads | access.writes)
+        {k for k, _, _ in diff} - {FEE_KEY} <= access.writes
+        and (state.read | state.written) - {FEE_KEY} <= access.reads | access.writes
     )
     return TxResult(tx, receipt, diff, state.notes, took, kept)
 

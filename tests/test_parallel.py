@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import hypothesis.strategies as st
 import pytest
+from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from nacl.signing import SigningKey
 
 from chain.dispatcher import Registry
 from chain.genesis import parse
 from chain.hashing import H
-from chain.identity import vm_address
+from chain.identity import erc20_address, vm_address
 from chain.ledger import NATIVE_MINT
 from chain.memstore import MemoryStore
 from chain.node import Chain
 from chain.parallel import Access, Pool, batch_schedule, run_work, shard_of, shard_schedule
+from engines.evm import make_engine as evm_engine
+from engines.evm.engine import BASE_FEE_WEI
 from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
@@ -58,10 +61,27 @@ def test_shards_follow_the_spec_formula_and_crossing_transactions_go_shared():
     assert reading_alike[-1] == [2]  # writing what shard s1 read: after the shards
 
 
+EVM_KEYS = [Account.from_key(H(b"parallel/evm/%d" % i)) for i in range(3)]
+TOKEN = erc20_address(NATIVE_MINT)
+
+
 def registry() -> Registry:
     reg = Registry()
     reg.register(make_engine(VALIDATOR, None))
+    reg.register(evm_engine(VALIDATOR, None))
     return reg
+
+
+def evm_envelope(who: int, nonce: int, kind: str, other: int, amount: int) -> bytes:
+    to = STRANGERS[other % len(STRANGERS)] if other % 2 else bytes.fromhex(EVM_KEYS[other % 3].address[2:])
+    tx = {"chainId": CHAIN_ID, "nonce": nonce, "gas": 60_000, "maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": other % 3}
+    if kind == "evm_transfer":
+        tx.update(to=to, value=min(amount, 10**9) * 10**9)  # admission refuses more than the sender has
+    elif kind == "evm_erc20":
+        tx.update(to=TOKEN, value=0, data=bytes.fromhex("a9059cbb") + bytes(12) + to + amount.to_bytes(32, "big"))
+    else:  # calldata to an account without code: global
+        tx.update(to=to, value=0, data=b"\x01\x02")
+    return b"\x10" + bytes(EVM_KEYS[who % 3].sign_transaction(tx).raw_transaction)
 
 
 def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
@@ -78,6 +98,7 @@ def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
 def chain_for(strategy: str, pool: Pool | None = None) -> Chain:
     chain = Chain(MemoryStore(), registry(), VALIDATOR, strategy, pool)
     alloc = [{"id_com": "0x" + s.id_com.hex(), "balance": str(10**12)} for s in SIGNERS]
+    alloc += [{"legacy": "evm", "address": a.address, "balance": str(10**12)} for a in EVM_KEYS]
     gen = parse({"chain_id": CHAIN_ID, "timestamp_ms": 0, "alloc": alloc})
     chain.create_genesis(gen.populate, gen.timestamp_ms)
     return chain
@@ -92,7 +113,7 @@ def make_ref(choice: int, who: int) -> t.Ref:
 
 
 op = st.tuples(
-    st.sampled_from(["transfer", "transfer", "transfer", "approve", "transfer_from", "bad_nonce"]),
+    st.sampled_from(["transfer", "transfer", "approve", "transfer_from", "bad_nonce", "evm_transfer", "evm_erc20", "evm_call"]),
     st.integers(0, len(SIGNERS) - 1),  # signer
     st.integers(0, 2),  # reference kind: id_com, derived EVM address, a stranger's address
     st.integers(0, len(SIGNERS) - 1),  # the other party
@@ -101,9 +122,14 @@ op = st.tuples(
 )
 
 
-def envelopes(ops, nonces: list[int]) -> list[bytes]:
+def envelopes(ops, nonces: list[int], evm_nonces: list[int] | None = None) -> list[bytes]:
     out = []
+    evm_nonces = evm_nonces if evm_nonces is not None else [0, 0, 0]
     for kind, who, ref_kind, other, amount, ctx in ops:
+        if kind.startswith("evm"):
+            out.append(evm_envelope(who, evm_nonces[who % 3], kind, other, amount))
+            evm_nonces[who % 3] += 1
+            continue
         s = SIGNERS[who]
         ref = make_ref(ref_kind, other)
         if kind == "bad_nonce":
@@ -144,8 +170,9 @@ def fingerprint(block):
 @given(st.lists(st.lists(op, min_size=1, max_size=25), min_size=1, max_size=3))
 def test_every_strategy_gives_the_sequential_block(blocks_ops):
     nonces = [1] * len(SIGNERS)  # nonce 0 opens each account
+    evm_nonces = [0] * len(EVM_KEYS)
     setup = [s.create_account() for s in SIGNERS]
-    blocks = [setup] + [envelopes(ops, nonces) for ops in blocks_ops]
+    blocks = [setup] + [envelopes(ops, nonces, evm_nonces) for ops in blocks_ops]
     seq, _ = run("sequential", blocks)
     for strategy, pool in (
         ("batched", None),
@@ -210,3 +237,18 @@ def test_work_leaves_the_process_as_bytes_and_a_lost_part_runs_here():
     par, _ = run("batched", blocks, pool)
     assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
     assert par[1].schedule["workers"] == {"pool": 2, "parts_on_workers": 1, "parts_here": 1}
+
+
+def test_plain_evm_transfers_and_erc20_view_transfers_run_batched_without_falling_back():
+    """Their keys are known before they run: different senders to different recipients share a batch."""
+    ops = [("evm_transfer", 0, 0, 3, 5, None), ("evm_erc20", 1, 0, 9, 7, None), ("transfer", 2, 0, 3, 1, None)]  # no tips
+    nonces, evm_nonces = [1] * len(SIGNERS), [0] * len(EVM_KEYS)
+    # block 1: the accounts, and a first EVM transaction (it makes the coinbase's account, once ever)
+    setup = [s.create_account() for s in SIGNERS] + envelopes([("evm_transfer", 2, 0, 1, 1, None)], nonces, evm_nonces)
+    blocks = [setup, envelopes(ops, nonces, evm_nonces)]
+    seq, _ = run("sequential", blocks)
+    par, _ = run("batched", blocks)
+    assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
+    assert all(e.receipt.success for e in par[1].txs), [e.receipt for e in par[1].txs]
+    assert "fallback" not in par[1].schedule, par[1].schedule
+    assert par[1].schedule["batches"] == [3]

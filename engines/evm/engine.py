@@ -34,16 +34,17 @@ from eth_utils.exceptions import ValidationError
 from rlp.codec import encode_raw
 
 from chain import ledger
-from chain.accounts import bind_identity, lookup, resolve
+from chain.accounts import bind_identity, derived_index_keys, lookup, resolve
 from chain.auth import SCHEME_NAMES, Credential, SealedKeys, credential_problem, read_credential, verify_credential
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import U64_MAX, H, Reader
-from chain.identity import vm_address
+from chain.identity import legacy_id_com, vm_address
 from chain.ledger import WEI_PER_BASE
-from chain.state import State
+from chain.parallel import Access
+from chain.state import State, reverse_index_key
 
-from .accounts import SharedAccounts, code_key
+from .accounts import SharedAccounts, account_key, code_hash_key, code_key, generation_key, nonce_key
 from .contracts import GAS_TRANSFER, TRANSFER, TRANSFER_TOPIC, TRUE_WORD, mint_at, with_native_contracts
 
 RAW_TX, ACE_CALL = 0x10, 0x11
@@ -151,6 +152,31 @@ def fork_state_class(fork: str) -> type[Any]:
 
 NvmShanghaiState = fork_state_class("shanghai")
 NvmExecutor = NvmShanghaiState.transaction_executor_class
+
+
+def _identity_keys(state: State, address: bytes, reads: set[bytes], writes: set[bytes]) -> bytes:
+    """The identity behind an EVM address against `state` (chain.accounts.resolve), with the index keys
+    resolving it may bind."""
+    key = reverse_index_key("evm", address)
+    writes.add(key)
+    found = lookup(state, "evm", address)
+    if found is not None:
+        who = found
+    else:
+        who = legacy_id_com("evm", address)
+        writes.update(k for tag, _a, k in derived_index_keys(who) if tag != "evm")
+    for _tag, _a, k in derived_index_keys(who):  # bind_identity looks at them all
+        reads.add(k)
+    return who
+
+
+def _account_keys(state: State, address: bytes, reads: set[bytes], writes: set[bytes]) -> None:
+    """What the shared account database may touch for one address: its EVM records and its identity's
+    wei (balance and dust)."""
+    writes.update((account_key(address), nonce_key(address)))
+    reads.update((code_key(address), code_hash_key(address), ledger.erc20_map_slot(address), generation_key(address)))
+    who = _identity_keys(state, address, reads, writes)
+    writes.update((ledger.balance_slot(ledger.NATIVE_MINT, who), ledger.dust_slot(who)))
 
 
 @dataclass
@@ -335,6 +361,48 @@ class EvmEngine:
                 Field("Amount (base units)", int.from_bytes(data[36:68], "big"), "int"),
             ]
         return title, fields
+
+    # -- access sets (chain/parallel.py) -------------------------------------------------------
+    def access(self, tx: Tx, state: State) -> Access | None:
+        """The keys of the two transactions whose footprint is known before they run: a plain value
+        transfer to an address without code, and `transfer` on a mint's ERC-20 view. Anything else
+        (contract calls and creations, ACE calls) is global."""
+        etx: EvmTx = tx.body  # type: ignore[assignment]
+        t = etx.tx
+        to = bytes(t.to)
+        if etx.ace is not None or len(to) != 20 or to in self.state_class.computation_class._precompiles:
+            return None
+        if state.get(code_key(to)) is not None:
+            return None
+        reads: set[bytes] = set()
+        writes: set[bytes] = set()
+        data = bytes(t.data)
+        mint = mint_at(state, to)
+        if mint is None:
+            if data:
+                return None  # calldata to an account without code: harmless, but rare enough to run alone
+            holders = [etx.sender, to]
+        else:
+            if t.value or len(data) != 68 or data[:4] != TRANSFER or any(data[4:16]):
+                return None
+            recipient = data[16:36]
+            holders = [etx.sender, to, recipient]
+            reads.add(ledger.mint_slot(mint))
+            for address in (etx.sender, recipient):
+                writes.add(ledger.balance_slot(mint, _identity_keys(state, address, reads, writes)))
+        for address in holders:
+            _account_keys(state, address, reads, writes)
+        # the coinbase is the fee collector's EVM address, bound to it first thing (evm_state)
+        # Every EVM transaction pays it, so what is already there is only read: its account record and
+        # the binding of its addresses are written once, by the first EVM transaction ever.
+        fixed = [account_key(self.coinbase), *(k for _tag, _a, k in derived_index_keys(self.fee_collector))]
+        for key in fixed:
+            (reads if state.get(key) is not None else writes).add(key)
+        reads.update((nonce_key(self.coinbase), code_key(self.coinbase), code_hash_key(self.coinbase)))
+        reads.update((generation_key(self.coinbase), ledger.erc20_map_slot(self.coinbase), ledger.dust_slot(self.fee_collector)))
+        if t.max_priority_fee_per_gas or BASE_FEE_WEI % WEI_PER_BASE:
+            writes.add(ledger.dust_slot(self.fee_collector))  # a fee that is not whole base units moves its wei
+        return Access(frozenset(reads), frozenset(writes))
 
     # -- execution ---------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
