@@ -33,6 +33,14 @@ VM_RANGES: dict[str, tuple[int, int]] = {
 VM_TITLES = {"native": "native runtime", "evm": "EVM", "svm": "SVM", "bvm": "BVM", "tvm": "TVM"}
 
 
+@dataclass(frozen=True)
+class Access:
+    """The keys a transaction may read and write (chain/parallel.py); none at all: a global transaction."""
+
+    reads: frozenset[bytes]
+    writes: frozenset[bytes]
+
+
 @dataclass
 class Tx:
     """An admitted transaction: what an engine decoded from an envelope.
@@ -49,6 +57,10 @@ class Tx:
     # Engine-private: the state value the signer's credential was checked against at admission
     # (execution may skip the check while that value is unchanged).
     admitted_against: bytes | None = None
+    # Its access set as judged at admission (Registry.declare_access), None for a global one; `declared`
+    # says whether it was judged at all (else the block builder asks the engine).
+    access: Access | None = None
+    declared: bool = False
 
     @cached_property
     def envelope_id(self) -> bytes:
@@ -171,11 +183,18 @@ class Receipt:
         return cls(success, fee, gas, code, msg, output, logs)
 
 
+def declared_access(engine: Engine, tx: Tx, state: State) -> Access | None:
+    declare = getattr(engine, "access", None)
+    return None if declare is None else declare(tx, state)  # type: ignore[no-any-return]
+
+
 class Registry:
-    """Opcode -> engine table."""
+    """Opcode -> engine table. With `declare_access`, admission also gives each transaction its access
+    set (for a node that runs blocks in parallel)."""
 
     def __init__(self) -> None:
         self._table: list[Engine | None] = [None] * 256
+        self.declare_access = False
 
     def register(self, engine: Engine) -> None:
         first, last = engine.first_opcode, engine.last_opcode
@@ -220,7 +239,12 @@ class Registry:
         if tx.envelope != envelope:
             raise AssertionError("an engine must keep the envelope byte-exact")
         engine.verify(tx)
+        self._declare(engine, tx, state)
         return tx
+
+    def _declare(self, engine: Engine, tx: Tx, state: State) -> None:
+        if self.declare_access:
+            tx.access, tx.declared = declared_access(engine, tx, state), True
 
     def admit_many(self, envelopes: list[bytes], state: State, chain_id: int) -> list[Tx | AdmissionError]:
         """Admit a batch: state checks in order, then every signature on a pool of threads."""
@@ -228,7 +252,9 @@ class Registry:
         for envelope in envelopes:
             try:
                 engine = self.route(envelope)
-                checked.append((engine, engine.admit(envelope, state, chain_id)))
+                tx = engine.admit(envelope, state, chain_id)
+                self._declare(engine, tx, state)
+                checked.append((engine, tx))
             except AdmissionError as e:
                 checked.append(e)
 

@@ -126,6 +126,7 @@ class Chain:
         self.validator = validator
         self.strategy = strategy  # chain/parallel.py: sequential, batched or sharded; the same blocks either way
         self.pool = pool  # where batches and shards run; None: in this process
+        registry.declare_access = strategy != "sequential"  # what this process admits comes with its keys
         # Transactions this process admitted, by envelope: the block builder takes them from here
         # instead of decoding the mempool rows again.
         self._decoded: dict[bytes, Tx] = {}

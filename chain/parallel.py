@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dispatcher import BlockContext, Receipt, Registry, Tx, execute_tx
+from .dispatcher import Access, BlockContext, Receipt, Registry, Tx, declared_access, execute_tx
 from .errors import AdmissionError
 from .hashing import U64_MAX, H, Reader
 from .ledger import FEE_COLLECTOR, NATIVE_MINT, balance_slot
@@ -42,12 +42,6 @@ SHARDS = 64  # SPEC §2 default S
 SHARD_PREFIX = b"nvm/ctx"  # the prefix a transaction's context tag is sharded under (docs/PROTOCOL.md)
 FEE_KEY = balance_slot(NATIVE_MINT, FEE_COLLECTOR)
 STRATEGIES = ("sequential", "batched", "sharded")
-
-
-@dataclass(frozen=True)
-class Access:
-    reads: frozenset[bytes]
-    writes: frozenset[bytes]
 
 
 def shard_of(prefix: bytes, ctx: bytes, shards: int = SHARDS) -> int:
@@ -271,12 +265,14 @@ class BlockRun:
 
 
 def access_of(registry: Registry, tx: Tx, pre: State) -> Access | None:
+    """Its access set: as declared at admission, else from its engine now."""
+    if tx.declared:
+        return tx.access
     try:
         engine = registry.route(tx.envelope)
     except AdmissionError:
         return None
-    declare = getattr(engine, "access", None)
-    return None if declare is None else declare(tx, pre)  # type: ignore[no-any-return]
+    return declared_access(engine, tx, pre)
 
 
 def run_block(

@@ -10,14 +10,14 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from nacl.signing import SigningKey
 
-from chain.dispatcher import Registry
+from chain.dispatcher import Access, Registry
 from chain.genesis import parse
 from chain.hashing import H
 from chain.identity import erc20_address, vm_address
 from chain.ledger import NATIVE_MINT
 from chain.memstore import MemoryStore
 from chain.node import Chain
-from chain.parallel import Access, Pool, batch_schedule, run_work, shard_of, shard_schedule
+from chain.parallel import Pool, batch_schedule, run_work, shard_of, shard_schedule
 from engines.evm import make_engine as evm_engine
 from engines.evm.engine import BASE_FEE_WEI
 from engines.native import make_engine

@@ -36,12 +36,11 @@ from rlp.codec import encode_raw
 from chain import ledger
 from chain.accounts import bind_identity, derived_index_keys, lookup, resolve
 from chain.auth import SCHEME_NAMES, Credential, SealedKeys, credential_problem, read_credential, verify_credential
-from chain.dispatcher import BlockContext, Field, Outcome, Tx
+from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import U64_MAX, H, Reader
 from chain.identity import legacy_id_com, vm_address
 from chain.ledger import WEI_PER_BASE
-from chain.parallel import Access
 from chain.state import State, reverse_index_key
 
 from .accounts import SharedAccounts, account_key, code_hash_key, code_key, generation_key, nonce_key

@@ -24,12 +24,11 @@ from chain.auth import (
     members_problem,
     multisig_terms,
 )
-from chain.dispatcher import BlockContext, Field, Outcome, Tx
+from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
 from chain.identity import legacy_id_com
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT
-from chain.parallel import Access
 from chain.state import State, reverse_index_key
 
 from .tx import (
