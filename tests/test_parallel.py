@@ -252,3 +252,51 @@ def test_plain_evm_transfers_and_erc20_view_transfers_run_batched_without_fallin
     assert all(e.receipt.success for e in par[1].txs), [e.receipt for e in par[1].txs]
     assert "fallback" not in par[1].schedule, par[1].schedule
     assert par[1].schedule["batches"] == [3]
+
+
+def token_calls(complete: bool) -> list[list[bytes]]:
+    """Two Solidity ERC-20 contracts (tests/data/solidity), then a transfer on each with an EIP-2930 list
+    naming the two balance slots it touches — or, with `complete` False, only the sender's."""
+    import json
+    from pathlib import Path
+
+    import rlp
+    from eth_abi import encode
+    from eth_utils import keccak, to_checksum_address
+
+    artifact = json.loads((Path(__file__).parent / "data" / "solidity" / "Token.json").read_text())
+    init = bytes.fromhex(artifact["bytecode"].removeprefix("0x")) + encode(["string", "string", "uint256"], ["T", "T", 10**24])
+    fee = {"maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": 0, "chainId": CHAIN_ID}
+    deploys, calls = [], []
+    for i, key in enumerate(EVM_KEYS[:2]):
+        deploys.append(b"\x10" + bytes(key.sign_transaction({**fee, "nonce": 0, "gas": 2_000_000, "data": init}).raw_transaction))
+        token = to_checksum_address(keccak(rlp.encode([bytes.fromhex(key.address[2:]), 0]))[12:])  # CREATE's address
+        to = STRANGERS[i]
+
+        def slot(holder: bytes) -> str:
+            return "0x" + keccak(bytes(12) + holder + (3).to_bytes(32, "big")).hex()  # balanceOf is slot 3
+
+        sender = bytes.fromhex(key.address[2:])
+        slots = [slot(sender), slot(to)] if complete else [slot(sender)]
+        data = bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [to_checksum_address(to), 5])
+        tx = {**fee, "nonce": 1, "gas": 120_000, "to": token, "data": data, "type": 2}
+        tx["accessList"] = [{"address": token, "storageKeys": slots}]
+        calls.append(b"\x10" + bytes(key.sign_transaction(tx).raw_transaction))
+    return [deploys, calls]
+
+
+def test_contract_calls_with_complete_access_lists_share_a_batch():
+    blocks = token_calls(complete=True)
+    seq, _ = run("sequential", blocks)
+    par, _ = run("batched", blocks)
+    assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
+    assert all(e.receipt.success for b in par for e in b.txs), [e.receipt for b in par for e in b.txs]
+    assert par[1].schedule["batches"] == [2] and "fallback" not in par[1].schedule, par[1].schedule
+
+
+def test_an_access_list_that_misses_a_slot_sends_the_block_back_to_sequential():
+    blocks = token_calls(complete=False)
+    seq, _ = run("sequential", blocks)
+    par, _ = run("batched", blocks)
+    assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
+    assert "fallback" in par[1].schedule, par[1].schedule

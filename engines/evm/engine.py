@@ -43,7 +43,16 @@ from chain.identity import legacy_id_com, vm_address
 from chain.ledger import WEI_PER_BASE
 from chain.state import State, reverse_index_key
 
-from .accounts import SharedAccounts, account_key, code_hash_key, code_key, generation_key, nonce_key
+from .accounts import (
+    SharedAccounts,
+    account_key,
+    code_hash_key,
+    code_key,
+    generation_key,
+    nonce_key,
+    slot_count_key,
+    storage_key,
+)
 from .contracts import GAS_TRANSFER, TRANSFER, TRANSFER_TOPIC, TRUE_WORD, mint_at, with_native_contracts
 
 RAW_TX, ACE_CALL = 0x10, 0x11
@@ -363,21 +372,32 @@ class EvmEngine:
 
     # -- access sets (chain/parallel.py) -------------------------------------------------------
     def access(self, tx: Tx, state: State) -> Access | None:
-        """The keys of the two transactions whose footprint is known before they run: a plain value
-        transfer to an address without code, and `transfer` on a mint's ERC-20 view. Anything else
-        (contract calls and creations, ACE calls) is global."""
+        """The keys of the transactions whose footprint is known before they run: a plain value transfer
+        to an address without code, `transfer` on a mint's ERC-20 view, and a contract call carrying an
+        EIP-2930 access list (taken as complete). Anything else (creations, calls without a list, ACE
+        calls) is global."""
         etx: EvmTx = tx.body  # type: ignore[assignment]
         t = etx.tx
         to = bytes(t.to)
         if etx.ace is not None or len(to) != 20 or to in self.state_class.computation_class._precompiles:
             return None
-        if state.get(code_key(to)) is not None:
-            return None
         reads: set[bytes] = set()
         writes: set[bytes] = set()
         data = bytes(t.data)
         mint = mint_at(state, to)
-        if mint is None:
+        if state.get(code_key(to)) is not None:
+            listed = getattr(t, "access_list", ())
+            if not listed:
+                return None  # a contract call without an EIP-2930 list: anything may happen
+            # EIP-2930: taken as the call's whole footprint; if it reaches further, the block runs sequentially
+            holders = [etx.sender, to]
+            for address, slots in listed:
+                address = bytes(address)
+                holders.append(address)
+                generation = int.from_bytes(state.get(generation_key(address)) or b"", "big")
+                writes.add(slot_count_key(address, generation))
+                writes.update(storage_key(address, generation, slot) for slot in slots)
+        elif mint is None:
             if data:
                 return None  # calldata to an account without code: harmless, but rare enough to run alone
             holders = [etx.sender, to]
@@ -391,8 +411,8 @@ class EvmEngine:
                 writes.add(ledger.balance_slot(mint, _identity_keys(state, address, reads, writes)))
         for address in holders:
             _account_keys(state, address, reads, writes)
-        # the coinbase is the fee collector's EVM address, bound to it first thing (evm_state)
-        # Every EVM transaction pays it, so what is already there is only read: its account record and
+        # The coinbase is the fee collector's EVM address, bound to it first thing (evm_state). Every EVM
+        # transaction pays it, so what is already there is only read: its account record and
         # the binding of its addresses are written once, by the first EVM transaction ever.
         fixed = [account_key(self.coinbase), *(k for _tag, _a, k in derived_index_keys(self.fee_collector))]
         for key in fixed:
