@@ -14,6 +14,8 @@ from bitcoinutils.transactions import Transaction as BtcTx
 from bitcoinutils.transactions import TxInput, TxOutput, TxWitnessInput
 from django.core.cache import cache
 from eth_account import Account
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.message import Message
@@ -237,3 +239,32 @@ def test_the_fee_shows_in_both_units_and_reaches_the_collector_in_the_dry_run(cl
 
 def plain_text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=300), encoding=st.sampled_from(["hex", "0x", "base58", "base64"]))
+def test_any_bytes_are_recognised_or_refused_never_an_error(node, raw, encoding):
+    text = {
+        "hex": raw.hex(),
+        "0x": "0x" + raw.hex(),
+        "base58": base58.b58encode(raw).decode(),
+        "base64": base64.b64encode(raw).decode(),
+    }[encoding]
+    try:
+        found = recognise(text, web_registry())
+    except Unrecognised as e:
+        assert e.message
+    else:
+        assert found.envelope[0] in (0x10, 0x20, 0x30, 0x40) or found.chain == "nvm"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(["eth", "sol", "btc"]), cut=st.integers(0, 400), flip=st.integers(0, 400), bit=st.integers(0, 7))
+def test_damaged_transactions_get_a_page_not_a_crash(client, node, which, cut, flip, bit):
+    raw = {"eth": eth_transfer, "sol": solana_transfer, "btc": lambda: bytes.fromhex(bitcoin_spend()[0])}[which]()
+    raw = bytearray(raw[: max(1, len(raw) - cut % len(raw))])
+    raw[flip % len(raw)] ^= 1 << bit
+    for action in ("preview", "submit"):
+        r = client.post("/submit", {"raw": bytes(raw).hex(), "action": action})
+        assert r.status_code in (200, 400), (r.status_code, which)
+        assert b"Traceback" not in r.content
