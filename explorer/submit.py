@@ -111,6 +111,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         text = request.POST.get("raw", "")
         context["raw"] = text
+        found = None
         try:
             found = recognise(text, data.registry())
             if request.POST.get("action") == "submit":
@@ -121,10 +122,17 @@ def submit(request: HttpRequest) -> HttpResponse:
         except Unrecognised as e:
             context["error"], context["tried"], status = e.message, e.tried, 400
         except AdmissionError as e:
-            context["error"], status = f"Refused: {e.message} ({e.code})", 400
+            what = f"Recognised {_what(found)} ({found.encoding}), but " if found else ""
+            context["error"], status = f"{what}the node refused it: {e.message} ({e.code}).", 400
         except ChainError as e:
             context["error"], status = e.message, 503
     return render(request, "explorer/submit.html", context, status=status)
+
+
+def _what(found: Recognised) -> str:
+    if found.chain == "nvm":
+        return "an n-VM envelope"
+    return ("an " if found.title[:1] in "AEIOU" else "a ") + found.title + " transaction"
 
 
 def _send(found: Recognised) -> bytes:

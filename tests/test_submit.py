@@ -191,6 +191,7 @@ def test_a_chain_whose_vm_has_not_landed_is_recognised_and_says_so(client, node)
     assert "cannot run here" in body and "does not run yet" in body
     r = client.post("/submit", {"raw": sol, "action": "submit"})
     assert r.status_code == 400 and "does not run yet" in text(r)
+    assert "Recognised a Solana transaction (base58), but the node refused it" in text(r)
     assert m.MempoolEntry.objects.count() == 0
 
 
