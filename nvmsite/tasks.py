@@ -49,6 +49,7 @@ def celery_pool(workers: int, timeout_s: float) -> Pool:
             try:
                 answer = result.get(timeout=max(0.01, deadline - time.monotonic()), propagate=True)
                 out.append(base64.b64decode(answer))
+                result.forget()  # read once: the backend need not keep megabytes of it for a day
             except Exception as e:  # timeout, a worker lost, a failure inside: the part runs here
                 log.warning("a worker did not answer a part of the block (%s); running it here", type(e).__name__)
                 out.append(None)
