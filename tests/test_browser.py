@@ -202,6 +202,7 @@ def test_submit_a_metamask_style_transaction_and_follow_it_to_included(devnet: s
     dry = page.get_by_test_id("dry-run")
     assert "success" in dry.inner_text(), dry.inner_text()
     assert "+1.2 NVM" in page.locator("table.list").first.inner_text()
+    shot(page, "submit-preview")
     page.click("button[value=submit]")
     status = page.get_by_test_id("tx-status")
     status.wait_for()
