@@ -104,19 +104,28 @@ def drip(address: str, client: str) -> Drip:
         to = ref_of(text)
     except AddressError as e:
         raise FaucetError("bad_address", str(e)) from None
+    address_key, client_key = f"nvm:faucet:addr:{parsed.vm}:{parsed.raw.hex()}", f"nvm:faucet:client:{client}"
+    _limit(address_key, 1, settings.NVM_FAUCET_ADDRESS_WINDOW_S, "this address was funded recently")
+    try:
+        limit, window = settings.NVM_FAUCET_CLIENT_LIMIT, settings.NVM_FAUCET_CLIENT_WINDOW_S
+        _limit(client_key, limit, window, "too many faucet requests from you")
+    except FaucetError:
+        cache.delete(address_key)  # this address got nothing
+        raise
+    try:
+        return _send(text, parsed.text, to)
+    except Exception:
+        # Nothing was sent: the request does not count against the address or the client.
+        cache.delete(address_key)
+        try:
+            cache.decr(client_key)
+        except ValueError:
+            pass
+        raise
+
+
+def _send(text: str, shown: str, to: t.Ref) -> Drip:
     amount = settings.NVM_FAUCET_AMOUNT
-    _limit(
-        f"nvm:faucet:addr:{parsed.vm}:{parsed.raw.hex()}",
-        1,
-        settings.NVM_FAUCET_ADDRESS_WINDOW_S,
-        "this address was funded recently",
-    )
-    _limit(
-        f"nvm:faucet:client:{client}",
-        settings.NVM_FAUCET_CLIENT_LIMIT,
-        settings.NVM_FAUCET_CLIENT_WINDOW_S,
-        "too many faucet requests from you",
-    )
     me = signer()
     with _serialised():
         entries = SqlEntries()
@@ -140,4 +149,4 @@ def drip(address: str, client: str) -> Drip:
     from rpc.native.identity import resolve_text
 
     id_com, _query, _bound = resolve_text(text)
-    return Drip(admitted[-1].envelope_id, parsed.text, id_com, amount)
+    return Drip(admitted[-1].envelope_id, shown, id_com, amount)

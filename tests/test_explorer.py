@@ -303,3 +303,29 @@ def test_block_page_and_live_event_show_the_execution_schedule(client, node, bus
     event = live.block_event(block.header.height)
     assert event["schedule"]["strategy"] == "batched" and event["schedule"]["batches"] == [1]
     assert "sequential" in text(client.get(f"/block/{block.header.height - 1}"))
+
+
+def test_a_faucet_request_that_sends_nothing_does_not_count_against_the_limits(client, node, settings):
+    target = "0x000000000000000000000000000000000000c0DE"
+    settings.NVM_FAUCET_CLIENT_LIMIT = 1
+    settings.NVM_CHAIN_ID, real = 1, settings.NVM_CHAIN_ID  # the faucet's identity now belongs to another chain
+    refused = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "misconfigured"
+    settings.NVM_CHAIN_ID = real
+    import threading
+
+    stop = threading.Event()
+
+    def producer():  # the faucet's first drip waits for the block that opens its account
+        while not stop.is_set():
+            node.produce(100)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    try:
+        ok = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
+    finally:
+        stop.set()
+        thread.join()
+    assert ok.status_code == 202, ok.content  # neither the address nor the client (limit 1) was used up
