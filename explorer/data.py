@@ -15,7 +15,6 @@ from chain.errors import AdmissionError
 from chain.identity import erc20_address
 from chain.ledger import (
     FEE_COLLECTOR,
-    NATIVE_MINT,
     MintRecord,
     allowance_slot,
     balance_slot,
@@ -42,14 +41,9 @@ registry = web_registry  # the same engines the APIs admit with
 
 
 def mints() -> dict[bytes, MintRecord]:
-    ids = [NATIVE_MINT] + [bytes(k) for k in m.MintIndex.objects.exclude(mint=NATIVE_MINT).values_list("mint", flat=True)]
-    rows = dict(m.StateEntry.objects.filter(key__in=[mint_slot(x) for x in ids]).values_list("key", "value"))
-    out = {}
-    for mint in ids:
-        raw = rows.get(mint_slot(mint))
-        if raw is not None:
-            out[mint] = MintRecord.decode(bytes(raw))
-    return out
+    from rpc.native.identity import mint_records
+
+    return mint_records()
 
 
 # -- blocks ------------------------------------------------------------------------------------

@@ -14,11 +14,10 @@ from django.shortcuts import render
 
 from chain.dispatcher import VM_TITLES
 from chain.errors import AdmissionError, ChainError
-from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, WEI_PER_BASE, balance_slot
+from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE
 from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore, consistent_reads
-from rpc.native.identity import ui_amount
-from rpc.rawtx import DryRun, Recognised, Unrecognised, dry_run, recognise
+from rpc.rawtx import Recognised, Unrecognised, balance_changes, dry_run, recognise
 
 from . import data
 
@@ -37,43 +36,6 @@ def in_vm_unit(base_units: int, vm: str) -> str:
         frac = f".{rest:0{len(str(per)) - 1}d}".rstrip("0") if rest else ""
         return f"{sign}{whole:,}{frac} {name}"
     return f"{base_units:,} {name}"
-
-
-@dataclass
-class BalanceChange:
-    id_com: bytes
-    mint: bytes
-    symbol: str
-    decimals: int
-    old: int
-    new: int
-
-    @property
-    def delta(self) -> int:
-        return self.new - self.old
-
-    @property
-    def delta_text(self) -> str:
-        sign = "+" if self.delta > 0 else "−" if self.delta < 0 else ""
-        return f"{sign}{ui_amount(abs(self.delta), self.decimals)} {self.symbol}"
-
-
-def balance_changes(run: DryRun) -> list[BalanceChange]:
-    """The balance slots the run wrote, for every identity it wrote to (the fee collector included)."""
-    known = data.mints()
-    people = [*run.parties, FEE_COLLECTOR]
-    if run.tx is not None and run.tx.sender and len(run.tx.sender) == 32:
-        people.append(run.tx.sender)
-    slots = {balance_slot(mint, who): (who, mint) for who in dict.fromkeys(people) for mint in known}
-    out = []
-    for key, old, new in run.diff:
-        if key in slots:
-            who, mint = slots[key]
-            rec = known[mint]
-            before = 0 if old is None else int.from_bytes(old, "big")
-            after = 0 if new is None else int.from_bytes(new, "big")
-            out.append(BalanceChange(who, mint, rec.symbol, rec.decimals, before, after))
-    return out
 
 
 def _preview(found: Recognised) -> dict[str, Any]:
@@ -96,7 +58,7 @@ def _preview(found: Recognised) -> dict[str, Any]:
     context["run"] = run
     context["refused"] = run.refused
     if run.receipt is not None:
-        context["changes"] = balance_changes(run)
+        context["changes"] = balance_changes(run, data.mints())
         context["fee_vm"] = in_vm_unit(run.receipt.fee, found.vm)
         signer = [tx.sender] if tx.sender and len(tx.sender) == 32 else []
         context["diff"] = data.explain_diff(run.diff, [*run.parties, *signer], context.get("fields", []))

@@ -27,10 +27,12 @@ import rlp
 from chain.address import svm_text, tron_text
 from chain.dispatcher import VM_RANGES, BlockContext, Receipt, Registry, Tx, execute_tx
 from chain.errors import AdmissionError
+from chain.ledger import FEE_COLLECTOR, MintRecord, balance_slot
 from chain.node import chain_id_of, parties_of
 from chain.state import Diff, State
 from chain.store import models as m
 from chain.store.sql import SqlEntries
+from rpc.native.identity import ui_amount
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
 
@@ -440,3 +442,39 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     diff = state.end_tx()
     pending = m.MempoolEntry.objects.filter(envelope_id=tx.envelope_id).exists()
     return DryRun(tx, receipt=receipt, diff=diff, parties=parties_of(state.notes, 0), pending=pending)
+
+
+@dataclass
+class BalanceChange:
+    id_com: bytes
+    mint: bytes
+    symbol: str
+    decimals: int
+    old: int
+    new: int
+
+    @property
+    def delta(self) -> int:
+        return self.new - self.old
+
+    @property
+    def delta_text(self) -> str:
+        sign = "+" if self.delta > 0 else "−" if self.delta < 0 else ""
+        return f"{sign}{ui_amount(abs(self.delta), self.decimals)} {self.symbol}"
+
+
+def balance_changes(run: DryRun, known: dict[bytes, MintRecord]) -> list[BalanceChange]:
+    """The balance slots the run wrote, for every identity it wrote to (the fee collector included)."""
+    people = [*run.parties, FEE_COLLECTOR]
+    if run.tx is not None and run.tx.sender and len(run.tx.sender) == 32:
+        people.append(run.tx.sender)
+    slots = {balance_slot(mint, who): (who, mint) for who in dict.fromkeys(people) for mint in known}
+    out = []
+    for key, old, new in run.diff:
+        if key in slots:
+            who, mint = slots[key]
+            rec = known[mint]
+            before = 0 if old is None else int.from_bytes(old, "big")
+            after = 0 if new is None else int.from_bytes(new, "big")
+            out.append(BalanceChange(who, mint, rec.symbol, rec.decimals, before, after))
+    return out

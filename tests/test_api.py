@@ -150,6 +150,7 @@ def test_openapi_schema_is_valid_and_lists_every_endpoint(client, chain):
         "/api/v1/blocks",
         "/api/v1/blocks/{ref}",
         "/api/v1/tx",
+        "/api/v1/simulate",
         "/api/v1/tx/{id}",
         "/api/v1/state/proof",
         "/api/v1/identity/{ref}",

@@ -269,3 +269,29 @@ def test_damaged_transactions_get_a_page_not_a_crash(client, node, which, cut, f
         r = client.post("/submit", {"raw": bytes(raw).hex(), "action": action})
         assert r.status_code in (200, 400), (r.status_code, which)
         assert b"Traceback" not in r.content
+
+
+def test_the_simulate_api_answers_in_json(client, node):
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/v1/schema").json()
+    schema = {"$ref": "#/components/schemas/Simulation", "components": doc["components"]}
+    raw = eth_transfer()
+    before = m.MempoolEntry.objects.count()
+    r = client.post("/api/v1/simulate", {"raw": "0x" + raw.hex()}, content_type="application/json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    Draft202012Validator(schema).validate(body)
+    assert body["recognised"]["chain"] == "ethereum" and body["admitted"] and body["receipt"]["success"]
+    bob = "0x" + legacy_id_com("evm", bytes.fromhex(BOB[2:])).hex()
+    change = next(c for c in body["balance_changes"] if c["id_com"] == bob)
+    assert int(change["after"]) - int(change["before"]) == 3 * 10**9
+    assert m.MempoolEntry.objects.count() == before  # nothing written
+    refused = client.post("/api/v1/simulate", {"raw": eth_transfer(chain_id=1).hex()}, content_type="application/json").json()
+    Draft202012Validator(schema).validate(refused)
+    assert not refused["admitted"] and refused["error"]["code"] and refused["receipt"] is None
+    sol = client.post("/api/v1/simulate", {"raw": base58.b58encode(solana_transfer()).decode()}, content_type="application/json")
+    assert sol.status_code == 200 and sol.json()["error"]["code"] == "engine_not_installed"
+    bad = client.post("/api/v1/simulate", {"raw": "0xdeadbeef"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "unrecognised" and bad.json()["error"]["tried"]
+    assert client.post("/api/v1/simulate", {}, content_type="application/json").json()["error"]["code"] == "missing_raw"

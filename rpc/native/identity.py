@@ -24,6 +24,13 @@ def address_text(tag: str, raw: bytes) -> str:
     return TEXT[tag](raw)
 
 
+def mint_records() -> dict[bytes, MintRecord]:
+    """Every mint (the native one first) with its record, from the committed state."""
+    ids = [NATIVE_MINT] + [bytes(k) for k in m.MintIndex.objects.exclude(mint=NATIVE_MINT).values_list("mint", flat=True)]
+    rows = dict(m.StateEntry.objects.filter(key__in=[mint_slot(x) for x in ids]).values_list("key", "value"))
+    return {mint: MintRecord.decode(bytes(rows[mint_slot(mint)])) for mint in ids if mint_slot(mint) in rows}
+
+
 def ui_amount(base_units: int, decimals: int) -> str:
     q = Decimal(base_units).scaleb(-decimals)
     text = format(q, "f")

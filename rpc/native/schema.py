@@ -198,6 +198,47 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Simulation": {
+        "type": "object",
+        "required": ["recognised", "admitted", "error", "included", "pending", "receipt", "balance_changes", "diff"],
+        "properties": {
+            "recognised": {
+                "type": "object",
+                "required": ["chain", "vm", "encoding", "native_id", "envelope", "envelope_id"],
+                "properties": {
+                    "chain": {"enum": ["ethereum", "solana", "bitcoin", "tron", "nvm"]},
+                    "vm": {"enum": ["native", "evm", "svm", "bvm", "tvm"]},
+                    "encoding": {"enum": ["hex", "base58", "base64", "json"]},
+                    "native_id": NULLABLE_HEX,
+                    "envelope": HEX,
+                    "envelope_id": HEX32,
+                },
+            },
+            "admitted": {"type": "boolean", "description": "false: admission refused it (see error)"},
+            "error": {
+                "type": ["object", "null"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "included": {"type": ["object", "null"], "description": "already in a block: its height and position"},
+            "pending": {"type": "boolean", "description": "already in the mempool"},
+            "receipt": {"type": ["object", "null"], "description": "what running it as the next block's first would give"},
+            "balance_changes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id_com", "mint", "symbol", "before", "after"],
+                    "properties": {
+                        "id_com": HEX32,
+                        "mint": HEX32,
+                        "symbol": {"type": "string"},
+                        "before": {"type": "string"},
+                        "after": {"type": "string"},
+                    },
+                },
+            },
+            "diff": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Submitted": {
         "type": "object",
         "required": ["id", "ids", "status"],
@@ -262,6 +303,21 @@ def openapi() -> dict[str, Any]:
                         },
                     },
                     "responses": {"202": _json(_ref("Submitted"), "admitted to the mempool"), **ERRORS},
+                }
+            },
+            "/api/v1/simulate": {
+                "post": {
+                    "summary": "a raw signed transaction of any chain (hex, base58, base64 or TronLink JSON): "
+                    "which chain's it is and what the node would do with it now; nothing is written",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "required": ["raw"], "properties": {"raw": {"type": "string"}}}
+                            }
+                        },
+                    },
+                    "responses": {"200": _json(_ref("Simulation"), "recognised, and the dry run"), **ERRORS},
                 }
             },
             "/api/v1/tx/{id}": {

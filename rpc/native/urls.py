@@ -7,6 +7,7 @@ urlpatterns = [
     path("blocks", views.blocks),
     path("blocks/<str:ref>", views.block),
     path("tx", views.submit_tx),
+    path("simulate", views.simulate),
     path("tx/<str:ref>", views.tx),
     path("state/proof", views.state_proof),
     path("identity/<str:ref>", views.identity),

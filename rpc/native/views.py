@@ -213,6 +213,63 @@ def submit_tx(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": hx(tx.envelope_id), "ids": [hx(i) for i in tx.ids], "status": "pending"}, status=202)
 
 
+@api("POST")
+def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """A raw signed transaction of any chain (as the explorer's Submit page takes it): what it is, and
+    what the node would do with it now — nothing is written."""
+    from chain.store.sql import consistent_reads
+    from rpc.rawtx import MAX_TEXT, Unrecognised, balance_changes, dry_run, recognise
+
+    from .identity import mint_records
+
+    text = _body_json(request).get("raw")
+    if not isinstance(text, str):
+        raise ApiError(400, "missing_raw", 'send {"raw": "<a signed transaction: hex, base58, base64 or TronLink JSON>"}')
+    if len(text) > MAX_TEXT:
+        raise ApiError(400, "too_large", f"a transaction is at most {MAX_ENVELOPE} bytes")
+    try:
+        found = recognise(text, _registry())
+    except Unrecognised as e:
+        return JsonResponse({"error": {"code": "unrecognised", "message": e.message, "tried": e.tried}}, status=400)
+    with consistent_reads():
+        run = dry_run(found.envelope, _registry())
+        known = mint_records()
+    out: dict[str, Any] = {
+        "recognised": {
+            "chain": found.chain,
+            "vm": found.vm,
+            "encoding": found.encoding,
+            "native_id": None if found.native_id is None else hx(found.native_id),
+            "envelope": hx(found.envelope),
+            "envelope_id": hx(H(found.envelope)),
+        },
+        "admitted": run.refused is None,
+        "error": None if run.refused is None else {"code": run.refused.code, "message": run.refused.message},
+        "included": None if run.included_at is None else {"height": run.included_at[0], "position": run.included_at[1]},
+        "pending": run.pending,
+        "receipt": None,
+        "balance_changes": [],
+        "diff": [],
+    }
+    if run.receipt is not None:
+        r = run.receipt
+        out["receipt"] = {
+            "success": r.success,
+            "fee": str(r.fee),
+            "gas_used": r.gas_used,
+            "code": r.code or None,
+            "message": r.message or None,
+            "output": hx(r.output),
+            "logs": [hx(x) for x in r.logs],
+        }
+        out["balance_changes"] = [
+            {"id_com": hx(c.id_com), "mint": hx(c.mint), "symbol": c.symbol, "before": str(c.old), "after": str(c.new)}
+            for c in balance_changes(run, known)
+        ]
+        out["diff"] = [{"key": hx(k), "old": hx(o), "new": hx(n)} for k, o, n in run.diff]
+    return out
+
+
 @api("GET")
 def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
     key = parse_hex(ref, "transaction id")
