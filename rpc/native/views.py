@@ -252,16 +252,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
         "diff": [],
     }
     if run.receipt is not None:
-        r = run.receipt
-        out["receipt"] = {
-            "success": r.success,
-            "fee": str(r.fee),
-            "gas_used": r.gas_used,
-            "code": r.code or None,
-            "message": r.message or None,
-            "output": hx(r.output),
-            "logs": [hx(x) for x in r.logs],
-        }
+        out["receipt"] = receipt_json(run.receipt)
         out["balance_changes"] = [
             {"id_com": hx(c.id_com), "mint": hx(c.mint), "symbol": c.symbol, "before": str(c.old), "after": str(c.new)}
             for c in balance_changes(run, known)
@@ -298,16 +289,20 @@ def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
         "opcode": t.opcode,
         "vm": vm_of(t.opcode),
         "envelope": hx(t.envelope),
-        "receipt": {
-            "success": receipt.success,
-            "fee": str(receipt.fee),
-            "gas_used": receipt.gas_used,
-            "code": receipt.code or None,
-            "message": receipt.message or None,
-            "output": hx(receipt.output),
-            "logs": [hx(x) for x in receipt.logs],
-        },
+        "receipt": receipt_json(receipt),
         "diff": [{"key": hx(k), "old": hx(o), "new": hx(n)} for k, o, n in decode_diff(bytes(t.diff))],
+    }
+
+
+def receipt_json(r: Receipt) -> dict[str, Any]:
+    return {
+        "success": r.success,
+        "fee": str(r.fee),
+        "gas_used": r.gas_used,
+        "code": r.code or None,
+        "message": r.message or None,
+        "output": hx(r.output),
+        "logs": [hx(x) for x in r.logs],
     }
 
 
