@@ -35,6 +35,7 @@ from chain.store.sql import SqlEntries
 from rpc.native.identity import ui_amount
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
+DRY_RUN_TIMEOUT_S = 5.0  # as eth_call's (geth's RPCEVMTimeout)
 
 CHAIN_TITLES = {"ethereum": "Ethereum", "solana": "Solana", "bitcoin": "Bitcoin", "tron": "Tron", "nvm": "n-VM envelope"}
 # Ethereum typed transactions: type -> number of RLP fields (EIP-2930, EIP-1559, EIP-4844, EIP-7702)
@@ -412,12 +413,14 @@ class DryRun:
     parties: tuple[bytes, ...] = ()
     included_at: tuple[int, int] | None = None  # (height, position) if it is already in a block
     pending: bool = False
+    stopped: str | None = None  # the dry run gave up (took too long): nothing is known of the outcome
 
 
 def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     """Admit (signatures, nonce, funds: exactly what submitting checks) and execute over a throw-away
     overlay of the committed state, as the next block would."""
-    from rpc.eth.simulate import ReadOnce
+    from engines.evm.engine import EvmEngine
+    from rpc.eth.simulate import CallTimeout, ReadOnce, timed_engine
 
     entries = ReadOnce(SqlEntries())
     state = State(entries)
@@ -437,8 +440,14 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
         bytes(32),
         tuple(bytes(h) for _, h, _ in recent),
     )
+    engine = registry.route(envelope)
+    if isinstance(engine, EvmEngine):  # a web request's budget, as eth_call's
+        engine = timed_engine(engine, time.monotonic() + DRY_RUN_TIMEOUT_S)
     state.begin_tx()
-    receipt = execute_tx(registry.route(envelope), tx, state, ctx)
+    try:
+        receipt = execute_tx(engine, tx, state, ctx)
+    except CallTimeout:
+        return DryRun(tx, stopped=f"it ran longer than {DRY_RUN_TIMEOUT_S:g} s (a dry run's budget, as eth_call's)")
     diff = state.end_tx()
     pending = m.MempoolEntry.objects.filter(envelope_id=tx.envelope_id).exists()
     return DryRun(tx, receipt=receipt, diff=diff, parties=parties_of(state.notes, 0), pending=pending)

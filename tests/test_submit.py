@@ -14,6 +14,7 @@ from bitcoinutils.transactions import Transaction as BtcTx
 from bitcoinutils.transactions import TxInput, TxOutput, TxWitnessInput
 from django.core.cache import cache
 from eth_account import Account
+from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.hash import Hash
@@ -295,3 +296,21 @@ def test_the_simulate_api_answers_in_json(client, node):
     bad = client.post("/api/v1/simulate", {"raw": "0xdeadbeef"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "unrecognised" and bad.json()["error"]["tried"]
     assert client.post("/api/v1/simulate", {}, content_type="application/json").json()["error"]["code"] == "missing_raw"
+
+
+def test_a_dry_run_that_runs_too_long_is_stopped(client, node, monkeypatch):
+    from rpc import rawtx
+
+    # a contract whose code loops until its gas runs out: JUMPDEST PUSH1 0 JUMP
+    init = bytes.fromhex("635b600056" + "600052" + "6004601cf3")
+    fee = {"chainId": CHAIN_ID, "maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": 0}
+    node.admit(b"\x10" + bytes(ALICE.sign_transaction({**fee, "nonce": 0, "gas": 100_000, "data": init}).raw_transaction))
+    block = node.produce(10)
+    looper = block.txs[0].receipt.output
+    assert block.txs[0].receipt.success and len(looper) == 20
+    call = ALICE.sign_transaction({**fee, "nonce": 1, "gas": 20_000_000, "to": to_checksum_address(looper)}).raw_transaction
+    monkeypatch.setattr(rawtx, "DRY_RUN_TIMEOUT_S", 0.2)
+    body = plain(client.post("/submit", {"raw": bytes(call).hex(), "action": "preview"}))
+    assert "The dry run stopped: it ran longer than 0.2 s" in body
+    api = client.post("/api/v1/simulate", {"raw": bytes(call).hex()}, content_type="application/json").json()
+    assert api["admitted"] and api["error"]["code"] == "dry_run_stopped" and api["receipt"] is None

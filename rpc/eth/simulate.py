@@ -10,6 +10,7 @@ balance in the overlay, and the base fee is the chain's.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -138,8 +139,25 @@ class ReadOnce(Mapping[bytes, bytes]):
         raise TypeError("the committed state is read key by key, never listed")
 
 
-class CallTimeout(Exception):
-    pass
+class CallTimeout(BaseException):
+    """A call ran past its time. A BaseException, so no engine-level `except Exception` mistakes it for
+    a failure of the transaction: it ends the whole request."""
+
+
+def engine_with(engine: EvmEngine, computation: type[Any], name: str, direct_views: bool | None = None) -> EvmEngine:
+    """A copy of the engine whose EVM state runs `computation`; the engine itself is untouched."""
+    base_state = engine.state_class
+    copied = copy.copy(engine)
+    if direct_views is not None:
+        copied.direct_views = direct_views
+    copied.state_class = type(f"{name}{base_state.__name__}", (base_state,), {"computation_class": computation})
+    return copied
+
+
+def timed_engine(engine: EvmEngine, deadline: float) -> EvmEngine:
+    """The engine with a clock in its opcode table: past `deadline` a run stops with CallTimeout."""
+    base: Any = engine.state_class.computation_class
+    return engine_with(engine, type("TimedComputation", (base,), {"opcodes": TimedOpcodes(base.opcodes, deadline)}), "Timed")
 
 
 class TimedOpcodes(dict[int, Any]):

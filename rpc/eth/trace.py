@@ -23,7 +23,6 @@ Tracers, as geth answers (geth.ethereum.org/docs/developers/evm-tracing):
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -660,15 +659,14 @@ class TracedComputation:
 
 def traced_engine(engine: EvmEngine, tracer: Tracer) -> EvmEngine:
     """A copy of the engine whose EVM state runs the tracer's computation class; the engine itself is untouched."""
-    base_state = engine.state_class
-    base = base_state.computation_class
+    from .simulate import engine_with
+
+    base = engine.state_class.computation_class
     computation = type(
         f"Traced{base.__name__}", (TracedComputation, base), {"tracer": tracer, "opcodes": tracer.opcode_table(base.opcodes)}
     )
-    traced = copy.copy(engine)
-    traced.direct_views = False  # the tracer watches py-evm run the call (the direct path has the same effects)
-    traced.state_class = type(f"Traced{base_state.__name__}", (base_state,), {"computation_class": computation})
-    return traced
+    # the tracer watches py-evm run the call (the direct path has the same effects)
+    return engine_with(engine, computation, "Traced", direct_views=False)
 
 
 # -- the method ----------------------------------------------------------------------------------------

@@ -244,7 +244,13 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
             "envelope_id": hx(H(found.envelope)),
         },
         "admitted": run.refused is None,
-        "error": None if run.refused is None else {"code": run.refused.code, "message": run.refused.message},
+        "error": (
+            {"code": run.refused.code, "message": run.refused.message}
+            if run.refused is not None
+            else {"code": "dry_run_stopped", "message": run.stopped}
+            if run.stopped is not None
+            else None
+        ),
         "included": None if run.included_at is None else {"height": run.included_at[0], "position": run.included_at[1]},
         "pending": run.pending,
         "receipt": None,
