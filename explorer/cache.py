@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from chain.store.sql import head_hash
 
 _STRIPES = [threading.Lock() for _ in range(64)]
+MAX_CACHED_BYTES = 256 * 1024  # a bigger page (a transaction writing thousands of slots) is rendered each time
 
 
 def per_block(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -33,7 +34,7 @@ def per_block(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 hit = pages.get(key)
                 if hit is None:
                     response = view(request, *args, **kwargs)
-                    if response.status_code != 200 or response.streaming:
+                    if response.status_code != 200 or response.streaming or len(response.content) > MAX_CACHED_BYTES:
                         return response
                     hit = (response.content, response["Content-Type"])
                     pages.set(key, hit)
