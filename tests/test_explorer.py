@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
+from django.db import connection
 from eth_account import Account
 from eth_utils import to_checksum_address
 
@@ -175,9 +176,12 @@ def test_faucet_sends_a_native_transfer_and_rate_limits(client, node):
     stop = threading.Event()
 
     def producer():  # the faucet's first drip waits for the block that opens its account
-        while not stop.is_set():
-            node.produce(100)
-            stop.wait(0.05)
+        try:
+            while not stop.is_set():
+                node.produce(100)
+                stop.wait(0.05)
+        finally:
+            connection.close()  # this thread's own connection, or the test database outlives the run
 
     thread = threading.Thread(target=producer)
     thread.start()
@@ -317,9 +321,12 @@ def test_a_faucet_request_that_sends_nothing_does_not_count_against_the_limits(c
     stop = threading.Event()
 
     def producer():  # the faucet's first drip waits for the block that opens its account
-        while not stop.is_set():
-            node.produce(100)
-            stop.wait(0.05)
+        try:
+            while not stop.is_set():
+                node.produce(100)
+                stop.wait(0.05)
+        finally:
+            connection.close()  # this thread's own connection, or the test database outlives the run
 
     thread = threading.Thread(target=producer)
     thread.start()
