@@ -61,6 +61,8 @@ const liveFeed = (() => {
     let how = s.strategy || "";
     if (s.batches) how += " (" + s.batches.length + " batch" + (s.batches.length === 1 ? "" : "es") + ")";
     if (s.shards) how += " (" + Object.keys(s.shards).length + " shards, " + (s.shared || 0) + " shared)";
+    if (s.stages_ms) how += " · " + Object.entries(s.stages_ms).map(([stage, ms]) => stage + " " + ms + " ms").join(", ");
+    if (s.fallback) how += " · ran sequentially: " + s.fallback;
     head.append(link, cell("span", " · " + event.tx_count + " transaction" + (event.tx_count === 1 ? "" : "s") + " · " + how, "muted"));
     block.append(head);
     if (event.txs && event.txs.length) {
