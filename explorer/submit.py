@@ -16,7 +16,8 @@ from chain.dispatcher import VM_TITLES
 from chain.errors import AdmissionError, ChainError
 from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE
 from chain.store import models as m
-from chain.store.sql import SqlEntries, SqlStore, consistent_reads
+from chain.store.sql import consistent_reads
+from nvmsite.node import admit_to_mempool
 from rpc.rawtx import Recognised, Unrecognised, balance_changes, dry_run, recognise
 
 from . import data
@@ -77,7 +78,7 @@ def submit(request: HttpRequest) -> HttpResponse:
         try:
             found = recognise(text, data.registry())
             if request.POST.get("action") == "submit":
-                context["submitted"] = _send(found)
+                context["submitted"] = admit_to_mempool(found.envelope).envelope_id
             else:
                 with consistent_reads():
                     context.update(_preview(found))
@@ -95,17 +96,6 @@ def _what(found: Recognised) -> str:
     if found.chain == "nvm":
         return "an n-VM envelope"
     return ("an " if found.title[:1] in "AEIOU" else "a ") + found.title + " transaction"
-
-
-def _send(found: Recognised) -> bytes:
-    """Admit exactly as the chain's API would, then into the mempool; the envelope id."""
-    from chain.node import chain_id_of
-    from chain.state import State
-
-    entries = SqlEntries()
-    tx = data.registry().admit(found.envelope, State(entries), chain_id_of(entries))
-    SqlStore().add_pending([tx])
-    return tx.envelope_id
 
 
 @dataclass

@@ -14,9 +14,10 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from nacl.signing import SigningKey
 
-from chain.dispatcher import Engine, Registry
-from chain.node import Chain
-from chain.store.sql import SqlStore
+from chain.dispatcher import Engine, Registry, Tx
+from chain.node import Chain, chain_id_of
+from chain.state import State
+from chain.store.sql import SqlEntries, SqlStore
 
 log = logging.getLogger("nvm.node")
 
@@ -44,6 +45,15 @@ def web_registry() -> Registry:
     """The one registry of a web process (APIs, explorer, faucet): admission everywhere uses the same
     engines, and so the same sealed attestation keys."""
     return registry()
+
+
+def admit_to_mempool(envelope: bytes) -> Tx:
+    """What every web interface does with a submitted envelope: admit it against the committed state
+    with the web registry (AdmissionError if refused), then add it to the mempool."""
+    entries = SqlEntries()
+    tx = web_registry().admit(envelope, State(entries), chain_id_of(entries))
+    SqlStore().add_pending([tx])
+    return tx
 
 
 def validator_key() -> SigningKey:

@@ -25,7 +25,7 @@ import base58
 import rlp
 
 from chain.address import svm_text, tron_text
-from chain.dispatcher import VM_RANGES, BlockContext, Receipt, Registry, Tx, execute_tx
+from chain.dispatcher import VM_RANGES, Receipt, Registry, Tx, execute_tx
 from chain.errors import AdmissionError
 from chain.ledger import FEE_COLLECTOR, MintRecord, balance_slot
 from chain.node import chain_id_of, parties_of
@@ -420,7 +420,7 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     """Admit (signatures, nonce, funds: exactly what submitting checks) and execute over a throw-away
     overlay of the committed state, as the next block would."""
     from engines.evm.engine import EvmEngine
-    from rpc.eth.simulate import CallTimeout, ReadOnce, timed_engine
+    from rpc.eth.simulate import CallTimeout, ReadOnce, next_block_context, timed_engine
 
     entries = ReadOnce(SqlEntries())
     state = State(entries)
@@ -431,15 +431,7 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     done = m.Transaction.objects.filter(envelope_id=tx.envelope_id).values_list("block_id", "position").first()
     if done is not None:
         return DryRun(tx, included_at=(done[0], done[1]))
-    recent = list(m.Block.objects.order_by("-height").values_list("height", "hash", "timestamp_ms")[:256])
-    height, _, timestamp_ms = recent[0]
-    ctx = BlockContext(
-        height + 1,
-        max(int(time.time() * 1000), timestamp_ms + 1),
-        chain_id_of(entries),
-        bytes(32),
-        tuple(bytes(h) for _, h, _ in recent),
-    )
+    ctx = next_block_context(entries)
     engine = registry.route(envelope)
     if isinstance(engine, EvmEngine):  # a web request's budget, as eth_call's
         engine = timed_engine(engine, time.monotonic() + DRY_RUN_TIMEOUT_S)

@@ -2,6 +2,8 @@
 the browser tests are separate)."""
 
 import re
+import threading
+from contextlib import contextmanager
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -46,6 +48,28 @@ def produce(node, *envelopes):
     for e in envelopes:
         node.admit(e)
     return node.produce(100)
+
+
+@contextmanager
+def producing(node):
+    """Blocks made in the background (the faucet's first drip waits for the block that opens its account)."""
+    stop = threading.Event()
+
+    def producer():
+        try:
+            while not stop.is_set():
+                node.produce(100)
+                stop.wait(0.05)
+        finally:
+            connection.close()  # this thread's own connection, or the test database outlives the run
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join()
 
 
 def text(response) -> str:
@@ -171,21 +195,7 @@ def test_pages_paginate(client, node, busy):
 
 def test_faucet_sends_a_native_transfer_and_rate_limits(client, node):
     target = "0x000000000000000000000000000000000000bEEF"
-    import threading
-
-    stop = threading.Event()
-
-    def producer():  # the faucet's first drip waits for the block that opens its account
-        try:
-            while not stop.is_set():
-                node.produce(100)
-                stop.wait(0.05)
-        finally:
-            connection.close()  # this thread's own connection, or the test database outlives the run
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    try:
+    with producing(node) as stop:
         r = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
         assert r.status_code == 202, r.content
         tx_id = r.json()["tx"]
@@ -199,9 +209,6 @@ def test_faucet_sends_a_native_transfer_and_rate_limits(client, node):
             if m.Transaction.objects.filter(envelope_id=bytes.fromhex(tx_id[2:])).exists():
                 break
             stop.wait(0.05)
-    finally:
-        stop.set()
-        thread.join()
     identity = text(client.get(f"/identity/{target}"))
     assert "10" in identity and f"/tx/{tx_id}" in identity
 
@@ -316,23 +323,6 @@ def test_a_faucet_request_that_sends_nothing_does_not_count_against_the_limits(c
     refused = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "misconfigured"
     settings.NVM_CHAIN_ID = real
-    import threading
-
-    stop = threading.Event()
-
-    def producer():  # the faucet's first drip waits for the block that opens its account
-        try:
-            while not stop.is_set():
-                node.produce(100)
-                stop.wait(0.05)
-        finally:
-            connection.close()  # this thread's own connection, or the test database outlives the run
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    try:
+    with producing(node):
         ok = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
-    finally:
-        stop.set()
-        thread.join()
     assert ok.status_code == 202, ok.content  # neither the address nor the client (limit 1) was used up

@@ -24,9 +24,10 @@ from chain.ledger import FEE_COLLECTOR
 from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import HeadCachedEntries, SqlEntries, SqlStore, consistent_reads
+from chain.store.sql import HeadCachedEntries, consistent_reads
 from engines.evm.accounts import SharedAccounts
 from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, RAW_TX, EvmEngine
+from nvmsite.node import admit_to_mempool
 from rpc.native.identity import identity_payload
 from rpc.native.views import _registry
 
@@ -340,10 +341,8 @@ def send_raw_transaction(raw_hex: Any) -> str:
     if not raw:
         raise invalid("the transaction is empty")
     envelope = bytes([RAW_TX]) + raw
-    entries = SqlEntries()
     try:
-        tx = _registry().admit(envelope, State(entries), chain_id_of(entries))
-        SqlStore().add_pending([tx])
+        tx = admit_to_mempool(envelope)
     except AdmissionError as e:
         raise RpcError(INVALID_INPUT, e.message, {"reason": e.code}) from None
     return data(tx.ids[0])

@@ -139,6 +139,21 @@ class ReadOnce(Mapping[bytes, bytes]):
         raise TypeError("the committed state is read key by key, never listed")
 
 
+def next_block_context(entries: Mapping[bytes, bytes]) -> BlockContext:
+    """The block a call or dry run runs in: the head's successor, now, with the recent block hashes."""
+    recent = list(m.Block.objects.order_by("-height").values_list("height", "hash", "timestamp_ms")[:RECENT_BLOCKS])
+    if not recent:
+        raise RpcError(INVALID_INPUT, "no genesis block yet")
+    height, _, timestamp_ms = recent[0]
+    return BlockContext(
+        height + 1,
+        max(int(time.time() * 1000), timestamp_ms + 1),
+        chain_id_of(entries),
+        bytes(32),
+        tuple(bytes(h) for _, h, _ in recent),
+    )
+
+
 class CallTimeout(BaseException):
     """A call ran past its time. A BaseException, so no engine-level `except Exception` mistakes it for
     a failure of the transaction: it ends the whole request."""
@@ -194,18 +209,8 @@ class Simulator:
         self.deadline = time.monotonic() + CALL_TIMEOUT_S
         entries = ReadOnce(SqlEntries())
         self.state = State(entries)
-        recent = list(m.Block.objects.order_by("-height").values_list("height", "hash", "timestamp_ms")[:RECENT_BLOCKS])
-        if not recent:
-            raise RpcError(INVALID_INPUT, "no genesis block yet")
-        height, _, timestamp_ms = recent[0]
-        self.chain_id = chain_id_of(entries)
-        self.ctx = BlockContext(
-            height + 1,
-            max(int(time.time() * 1000), timestamp_ms + 1),
-            self.chain_id,
-            bytes(32),
-            tuple(bytes(h) for _, h, _ in recent),
-        )
+        self.ctx = next_block_context(entries)
+        self.chain_id = self.ctx.chain_id
 
     def accounts(self) -> SharedAccounts:
         return SharedAccounts(self.state)

@@ -23,12 +23,11 @@ from chain.dispatcher import VM_RANGES, Receipt
 from chain.errors import AdmissionError, ChainError
 from chain.hashing import H
 from chain.node import chain_id_of, decode_diff
-from chain.state import State
 from chain.store import models as m
-from chain.store.sql import SqlEntries, SqlStore, head, nodes_on_path
+from chain.store.sql import SqlEntries, head, nodes_on_path
 from chain.tree import StateTree, verify_proof
 from engines.native.engine import NATIVE_FEE
-from nvmsite.node import web_registry
+from nvmsite.node import admit_to_mempool, web_registry
 from rpc.jsonbody import MAX_JSON_DEPTH, too_deep
 
 from .identity import identity_payload
@@ -206,10 +205,7 @@ def submit_tx(request: HttpRequest) -> JsonResponse:
         raise ApiError(400, "missing_envelope", 'send {"envelope": "<hex>"}')
     if len(text) > 2 * MAX_ENVELOPE + 2:
         raise ApiError(400, "too_large", f"an envelope is at most {MAX_ENVELOPE} bytes")
-    envelope = parse_hex(text, "envelope")
-    entries = SqlEntries()
-    tx = _registry().admit(envelope, State(entries), chain_id_of(entries))
-    SqlStore().add_pending([tx])
+    tx = admit_to_mempool(parse_hex(text, "envelope"))
     return JsonResponse({"id": hx(tx.envelope_id), "ids": [hx(i) for i in tx.ids], "status": "pending"}, status=202)
 
 
