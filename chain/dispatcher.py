@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -115,8 +116,11 @@ class Engine(Protocol):
     first_opcode: int
     last_opcode: int
 
-    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
-        """Decode an envelope and check it against the committed state; raise AdmissionError to refuse it."""
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
+        """Decode an envelope and check it against the committed state; raise AdmissionError to refuse it.
+
+        `recent` are the hashes of the latest blocks, newest first (a Solana blockhash or a Tron
+        reference block must be one of them)."""
         ...
 
     def verify(self, tx: Tx) -> None:
@@ -233,9 +237,9 @@ class Registry:
                 )
         raise AdmissionError(f"opcode {op:#04x} is not assigned to any virtual machine", "unassigned_opcode")
 
-    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         engine = self.route(envelope)
-        tx = engine.admit(envelope, state, chain_id)
+        tx = engine.admit(envelope, state, chain_id, recent)
         if tx.envelope != envelope:
             raise AssertionError("an engine must keep the envelope byte-exact")
         engine.verify(tx)
@@ -246,13 +250,15 @@ class Registry:
         if self.declare_access:
             tx.access, tx.declared = declared_access(engine, tx, state), True
 
-    def admit_many(self, envelopes: list[bytes], state: State, chain_id: int) -> list[Tx | AdmissionError]:
+    def admit_many(
+        self, envelopes: list[bytes], state: State, chain_id: int, recent: Sequence[bytes] = ()
+    ) -> list[Tx | AdmissionError]:
         """Admit a batch: state checks in order, then every signature on a pool of threads."""
         checked: list[tuple[Engine, Tx] | AdmissionError] = []
         for envelope in envelopes:
             try:
                 engine = self.route(envelope)
-                tx = engine.admit(envelope, state, chain_id)
+                tx = engine.admit(envelope, state, chain_id, recent)
                 self._declare(engine, tx, state)
                 checked.append((engine, tx))
             except AdmissionError as e:

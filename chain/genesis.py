@@ -3,7 +3,8 @@
     {"chain_id": 7231053, "timestamp_ms": 1767225600000,
      "native_mint": {"symbol": "NVM", "name": "n-VM", "authority": "0x<id_com>"},
      "alloc": [{"label": "...", "id_com": "0x<32 bytes>", "balance": "<base units>"},
-               {"label": "...", "legacy": "evm", "address": "0x<20 bytes>", "balance": "..."}]}
+               {"label": "...", "legacy": "evm", "address": "0x<20 bytes>", "balance": "..."},
+               {"label": "...", "legacy": "svm", "address": "<base58 or 0x hex pubkey>", "balance": "..."}]}
 
 A `legacy` entry funds the legacy identity of a raw-chain wallet (SPEC §2) and binds its
 address in the reverse index, so the wallet finds its balance from block 0.
@@ -22,7 +23,7 @@ from .ledger import NATIVE_DECIMALS, NATIVE_MINT, MintRecord, credit, put_mint
 from .state import State
 
 CHAIN_ID_KEY = H(b"nvm/chain_id")  # u64: the chain id lives in the state, so the root covers it
-LEGACY_ADDRESS_LEN = {"evm": 20}  # raw-chain wallets genesis can fund so far
+LEGACY_ADDRESS_LEN = {"evm": 20, "svm": 32}  # raw-chain wallets genesis can fund so far
 
 
 class GenesisError(ValueError):
@@ -63,6 +64,29 @@ class Genesis:
         if supply > U64_MAX:
             raise GenesisError("the alloc's total exceeds the u64 supply limit")
         put_mint(state, NATIVE_MINT, MintRecord(supply, NATIVE_DECIMALS, self.authority, self.symbol, self.name))
+
+
+def address_of_key(chain: str, private_key: bytes) -> bytes:
+    """A legacy wallet's address from its key: EVM secp256k1, SVM an Ed25519 seed (the pubkey)."""
+    if chain == "svm":
+        from nacl.signing import SigningKey
+
+        return bytes(SigningKey(private_key).verify_key)
+    return evm_address_of_key(private_key)
+
+
+def _legacy_address(chain: str, value: object, what: str) -> bytes:
+    if chain == "svm" and isinstance(value, str) and not value.lower().startswith("0x"):
+        import base58
+
+        try:
+            raw = base58.b58decode(value)
+        except ValueError:
+            raise GenesisError(f"{what}: not base58") from None
+        if len(raw) != 32:
+            raise GenesisError(f"{what}: expected a 32-byte Solana pubkey")
+        return raw
+    return _hex(value, LEGACY_ADDRESS_LEN[chain], what)
 
 
 def evm_address_of_key(private_key: bytes) -> bytes:
@@ -116,11 +140,11 @@ def parse(config: dict[str, object]) -> Genesis:
             chain = entry["legacy"]
             if chain not in LEGACY_ADDRESS_LEN:
                 raise GenesisError(f"alloc[{i}].legacy: genesis can fund legacy {sorted(LEGACY_ADDRESS_LEN)} wallets")
-            address = _hex(entry.get("address"), LEGACY_ADDRESS_LEN[chain], f"alloc[{i}].address")
+            address = _legacy_address(chain, entry.get("address"), f"alloc[{i}].address")
             key = None
             if "private_key" in entry:
                 key = _hex(entry["private_key"], 32, f"alloc[{i}].private_key")
-                if evm_address_of_key(key) != address:
+                if address_of_key(chain, key) != address:
                     raise GenesisError(f"alloc[{i}].private_key is not the key of {entry['address']}")
             accounts.append(Account(label, legacy_id_com(chain, address), balance, chain, address, private_key=key))
         elif "rev" in entry:

@@ -165,7 +165,7 @@ class Chain:
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, envelope: bytes) -> Tx:
-        tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
+        tx = self.registry.admit(envelope, State(self.entries), self.chain_id, tuple(self.recent_hashes))
         self.store.add_pending([tx])
         self._decoded[envelope] = tx
         return tx
@@ -174,7 +174,9 @@ class Chain:
         """Admit a batch against the committed state; the admitted ones reach the mempool in one write."""
         admitted: list[Tx] = []
         refused: list[tuple[int, AdmissionError]] = []
-        for i, result in enumerate(self.registry.admit_many(envelopes, State(self.entries), self.chain_id)):
+        for i, result in enumerate(
+            self.registry.admit_many(envelopes, State(self.entries), self.chain_id, tuple(self.recent_hashes))
+        ):
             if isinstance(result, AdmissionError):
                 refused.append((i, result))
             else:

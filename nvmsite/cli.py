@@ -22,7 +22,7 @@ from chain.ledger import NATIVE_MINT, MintRecord, mint_slot
 from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import SqlEntries, SqlStore
+from chain.store.sql import SqlEntries, SqlStore, recent_hashes
 from engines.native import tx as t
 from engines.native.client import AceSigner, multisig_envelope
 from rpc.native.identity import ui_amount
@@ -156,7 +156,7 @@ class Wallet:
         return n
 
     def submit(self, envelope: bytes) -> bytes:
-        tx = self.registry.admit(envelope, State(self.entries), self.chain_id)
+        tx = self.registry.admit(envelope, State(self.entries), self.chain_id, recent_hashes())
         SqlStore().add_pending([tx])
         return H(envelope)
 

@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 from chain.dispatcher import Engine, Registry, Tx
 from chain.node import Chain, chain_id_of
 from chain.state import State
-from chain.store.sql import SqlEntries, SqlStore
+from chain.store.sql import SqlEntries, SqlStore, recent_hashes
 
 log = logging.getLogger("nvm.node")
 
@@ -51,7 +51,7 @@ def admit_to_mempool(envelope: bytes) -> Tx:
     """What every web interface does with a submitted envelope: admit it against the committed state
     with the web registry (AdmissionError if refused), then add it to the mempool."""
     entries = SqlEntries()
-    tx = web_registry().admit(envelope, State(entries), chain_id_of(entries))
+    tx = web_registry().admit(envelope, State(entries), chain_id_of(entries), recent_hashes())
     SqlStore().add_pending([tx])
     return tx
 

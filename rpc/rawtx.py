@@ -31,7 +31,7 @@ from chain.ledger import FEE_COLLECTOR, MintRecord, balance_slot
 from chain.node import chain_id_of, parties_of
 from chain.state import Diff, State
 from chain.store import models as m
-from chain.store.sql import SqlEntries
+from chain.store.sql import SqlEntries, recent_hashes
 from rpc.native.identity import ui_amount
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
@@ -425,7 +425,7 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     entries = ReadOnce(SqlEntries())
     state = State(entries)
     try:
-        tx = registry.admit(envelope, state, chain_id_of(entries))
+        tx = registry.admit(envelope, state, chain_id_of(entries), recent_hashes())
     except AdmissionError as e:
         return DryRun(refused=e)
     done = m.Transaction.objects.filter(envelope_id=tx.envelope_id).values_list("block_id", "position").first()

@@ -106,6 +106,11 @@ def head_hash() -> bytes | None:
     return None if row is None else _b(row[0])
 
 
+def recent_hashes(n: int = RECENT_BLOCKS) -> list[bytes]:
+    """The latest `n` block hashes, newest first (what admission checks a Solana blockhash against)."""
+    return [_b(h) for h in m.Block.objects.order_by("-height").values_list("hash", flat=True)[:n]]
+
+
 def head() -> Header | None:
     row = m.Block.objects.order_by("-height").values_list("header", flat=True).first()
     return None if row is None else Header.decode(_b(row))
@@ -116,7 +121,7 @@ class SqlStore:
         with transaction.atomic():
             entries = {_b(k): _b(v) for k, v in m.StateEntry.objects.values_list("key", "value").iterator(BATCH)}
             nodes = {p: _b(b) for p, b in m.TreeNode.objects.values_list("path", "blob").iterator(BATCH)}
-            recent = [_b(h) for h in m.Block.objects.order_by("-height").values_list("hash", flat=True)[:RECENT_BLOCKS]]
+            recent = recent_hashes()
             return Loaded(entries, nodes, head(), recent)
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import cache
+from collections.abc import Sequence
 from typing import Any, cast
 
 import coincurve
@@ -303,7 +304,7 @@ class EvmEngine:
         ace = AceAuth(signer, credential, ace_digest(signed))
         return Tx(envelope, sender=signer, body=EvmTx(tx, sender, H(envelope), ace))
 
-    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         wrapped = self.decode(envelope)
         etx: EvmTx = wrapped.body  # type: ignore[assignment]
         if etx.ace is not None:

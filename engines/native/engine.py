@@ -11,6 +11,7 @@ change the supply); creating an account is free, since a new account has nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chain import auth, ledger
@@ -117,7 +118,7 @@ class NativeEngine:
         ntx = decode(envelope)
         return Tx(envelope, sender=ntx.signer, body=ntx, context=ntx.context)
 
-    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         tx = self.decode(envelope)
         ntx: NativeTx = tx.body  # type: ignore[assignment]
         if ntx.chain_id != chain_id:

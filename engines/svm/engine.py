@@ -1,0 +1,242 @@
+"""The SVM engine (opcodes 0x20–0x2F, SPEC §1): Solana transactions over the shared ledger.
+
+0x20 carries a Solana wire transaction byte-exact (engines/svm/wire.py). Admission reads it whole,
+checks what a Solana leader checks before it takes a transaction — recent blockhash (one of the last
+150 blocks' hashes: a block hash is a Solana blockhash here), signature not already processed, fee
+payer a system account able to pay the fee, the compute budget instructions — and verification checks
+every signature (Ed25519, libsodium, off the GIL). Execution charges the fee first (kept when the
+transaction fails, as on Solana), records the signature (so it is processed once), then runs the
+instructions under a snapshot: a failure reverts every write but the fee, and the receipt carries
+Solana's `TransactionError` as its code and the program logs (docs/PROTOCOL.md §13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
+
+from chain.dispatcher import BlockContext, Field, Outcome, Tx
+from chain.errors import AdmissionError, ExecutionError
+from chain.hashing import H
+from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, balance, transfer
+from chain.state import State
+
+from . import accounts as acc
+from . import programs as prog
+from .errors import SvmError
+from .fees import Budget, budget
+from .receipt import SvmOutput, TokenBalance
+from .runtime import PROGRAMS, Runtime, b58, rent_transition_ok, run_message
+from .wire import Message, Transaction, parse
+
+RAW_TX, ACE_CALL = 0x20, 0x21
+BLOCKHASH_VALIDITY = 150  # blocks a blockhash stays valid (Solana's MAX_PROCESSING_AGE)
+
+# program id -> (instruction data, account pubkeys) -> a line for people; token.py adds SPL's
+DESCRIBERS: dict[bytes, Callable[[bytes, list[bytes]], str]] = {}
+# (state, account keys) -> the token balances among them (token.py registers SPL's)
+TOKEN_BALANCES: list[Callable[[State, tuple[bytes, ...]], list[TokenBalance]]] = []
+
+
+def _shown_lamports(state: State, pubkey: bytes) -> int:
+    info = acc.account_info(state, pubkey)  # a program account shows Solana's 1 lamport
+    return 0 if info is None else info.lamports
+
+
+def token_balances(state: State, keys: tuple[bytes, ...]) -> list[TokenBalance]:
+    return [b for find in TOKEN_BALANCES for b in find(state, keys)]
+
+
+def signature_key(signature: bytes) -> bytes:
+    """Marks a processed signature (its block height, u64): Solana's status cache, in the state."""
+    return H(b"nvm/svm/sig" + signature)
+
+
+@dataclass(frozen=True)
+class SvmTx:
+    tx: Transaction
+    budget: Budget
+
+    @property
+    def message(self) -> Message:
+        return self.tx.message
+
+
+def _fee_payer_problem(state: State, message: Message, fee: int) -> SvmError | None:
+    payer = message.payer
+    who = acc.identity_of(state, payer)
+    have = 0 if who is None else balance(state, NATIVE_MINT, who)
+    if have == 0:
+        return SvmError("AccountNotFound", "Attempt to debit an account but found no record of a prior credit.")
+    if acc.get_record(state, payer) is not None:
+        return SvmError("InvalidAccountForFee", "This account may not be used to pay transaction fees")
+    if have < fee:
+        return SvmError("InsufficientFundsForFee", "Insufficient funds for fee")
+    if not rent_transition_ok(_system_rent(have), _system_rent(have - fee)):
+        return SvmError(
+            {"InsufficientFundsForRent": {"account_index": 0}},
+            "Transaction results in an account (0) with insufficient funds for rent",
+        )
+    return None
+
+
+def _system_rent(lamports: int) -> tuple[str, int, int]:
+    if lamports == 0:
+        return "uninitialized", 0, 0
+    return ("exempt" if lamports >= acc.rent_exempt_minimum(0) else "paying"), lamports, 0
+
+
+class SvmEngine:
+    name = "svm"
+    first_opcode = 0x20
+    last_opcode = 0x2F
+
+    def decode(self, envelope: bytes) -> Tx:
+        op = envelope[0]
+        if op == ACE_CALL:
+            raise AdmissionError(
+                "ACE-authorised SVM calls (0x21) are not built yet: sign a Solana transaction (0x20) instead", "not_supported"
+            )
+        if op != RAW_TX:
+            raise AdmissionError(f"opcode {op:#04x} is not assigned in the SVM range", "unassigned_opcode")
+        try:
+            tx = parse(envelope[1:])
+            plan = budget(tx.message)
+        except SvmError as e:
+            raise e.admission() from None
+        return Tx(envelope, ids=(tx.signature,), body=SvmTx(tx, plan))
+
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
+        tx = self.decode(envelope)
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        message = stx.message
+        if message.blockhash not in recent[:BLOCKHASH_VALIDITY]:
+            raise AdmissionError("Blockhash not found", "BlockhashNotFound")
+        if state.get(signature_key(stx.tx.signature)) is not None:
+            raise AdmissionError("This transaction has already been processed", "AlreadyProcessed")
+        problem = _fee_payer_problem(state, message, stx.budget.fee)
+        if problem is not None:
+            raise problem.admission()
+        tx.sender = acc.identity_of(state, message.payer)
+        return tx
+
+    def verify(self, tx: Tx) -> None:
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        message = stx.message
+        for signature, key in zip(stx.tx.signatures, message.keys, strict=False):
+            try:
+                crypto_sign_open(signature + message.raw, key)
+            except (BadSignatureError, ValueError):
+                raise AdmissionError("Transaction did not pass signature verification", "SignatureFailure") from None
+
+    # -- execution -------------------------------------------------------------------------
+    def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        message = stx.message
+        if message.blockhash not in ctx.recent_hashes[:BLOCKHASH_VALIDITY]:
+            raise ExecutionError("Blockhash not found", "BlockhashNotFound")
+        key = signature_key(stx.tx.signature)
+        if state.get(key) is not None:
+            raise ExecutionError("This transaction has already been processed", "AlreadyProcessed")
+        fee = stx.budget.fee
+        problem = _fee_payer_problem(state, message, fee)
+        if problem is not None:
+            raise problem.execution()
+        state.set(key, ctx.height.to_bytes(8, "big"))
+        payer = acc.identity_of(state, message.payer)
+        assert payer is not None
+        transfer(state, NATIVE_MINT, payer, FEE_COLLECTOR, fee)
+        return fee
+
+    def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        keys = stx.message.keys
+        pre = [_shown_lamports(state, k) for k in keys]
+        pre[0] += stx.budget.fee  # Solana's preBalances are before the fee
+        token_pre = token_balances(state, keys)
+        rt = Runtime(state, stx.budget.limit, ctx.height, ctx.timestamp_ms // 1000)
+        snap = state.snapshot()
+        failure = None
+        try:
+            run_message(rt, stx.message)
+            state.commit(snap)
+        except SvmError as e:
+            state.revert(snap)
+            failure = (e.code, e.message)
+        output = SvmOutput(
+            pre,
+            [_shown_lamports(state, k) for k in keys],
+            token_pre,
+            token_balances(state, keys),
+            rt.return_data if failure is None else None,
+        )
+        return Outcome(rt.consumed, output.encode(), [line.encode() for line in rt.logs], failure=failure)
+
+    # -- for people ------------------------------------------------------------------------
+    def describe(self, tx: Tx) -> tuple[str, list[Field]]:
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        m = stx.message
+        fields = [
+            Field("Signature", stx.tx.id_text),
+            Field("Fee payer", m.payer, "address", tag="svm"),
+            Field("Recent blockhash", b58(m.blockhash)),
+            Field("Message", "legacy" if m.version is None else f"v{m.version}"),
+            Field("Fee", stx.budget.fee, "amount", mint=NATIVE_MINT),
+            Field("Compute unit limit", stx.budget.limit, "int"),
+        ]
+        if stx.budget.price:
+            fields.append(Field("Compute unit price", f"{stx.budget.price} micro-lamports"))
+        for i, key in enumerate(m.keys):
+            flags = ", ".join(f for f, on in (("signer", m.is_signer(i)), ("writable", m.is_writable(i))) if on) or "read-only"
+            fields.append(Field(f"Account {i} ({flags})", key, "address", tag="svm"))
+        for i, ix in enumerate(m.instructions):
+            fields.append(
+                Field(
+                    f"Instruction {i}", describe_instruction(m.keys[ix.program_index], ix.data, [m.keys[a] for a in ix.accounts])
+                )
+            )
+        return "Solana transaction", fields
+
+
+def describe_instruction(program: bytes, data: bytes, accounts: list[bytes]) -> str:
+    name = prog.PROGRAM_NAMES.get(program) or (PROGRAMS[program].name if program in PROGRAMS else b58(program))
+    describer = DESCRIBERS.get(program)
+    if describer is not None:
+        try:
+            return f"{name}: {describer(data, accounts)}"
+        except Exception:  # a malformed instruction is still shown, as what it is
+            pass
+    return f"{name}, {len(accounts)} accounts, {len(data)} bytes of data"
+
+
+def _system_line(data: bytes, accounts: list[bytes]) -> str:
+    d = prog.Data(data)
+    kind = d.u32()
+    if kind == 2:
+        lamports = d.u64()
+        return f"transfer {lamports:,} lamports ({lamports / 10**9:.9f} SOL) from {b58(accounts[0])} to {b58(accounts[1])}"
+    if kind == 0:
+        lamports, space, owner = d.u64(), d.u64(), d.pubkey()
+        return f"create account {b58(accounts[1])} with {lamports:,} lamports, {space} bytes, owner {b58(owner)}"
+    names = {
+        1: "assign",
+        3: "create account with seed",
+        8: "allocate",
+        9: "allocate with seed",
+        10: "assign with seed",
+        11: "transfer with seed",
+    }
+    return names.get(kind, f"instruction {kind}")
+
+
+def _memo_line(data: bytes, accounts: list[bytes]) -> str:
+    return repr(data.decode("utf-8"))
+
+
+DESCRIBERS[acc.SYSTEM_PROGRAM] = _system_line
+DESCRIBERS[prog.MEMO_PROGRAM] = _memo_line
+DESCRIBERS[prog.MEMO_V1_PROGRAM] = _memo_line
+__all__ = ["ACE_CALL", "RAW_TX", "SvmEngine", "SvmTx", "rent_transition_ok", "signature_key"]
