@@ -39,12 +39,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHAIN_ID = 7231053
 ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+SOL_PAYER = Keypair.from_seed(bytes(range(32)))
+SOL_PAYEE = Keypair.from_seed(bytes(32))
 
 
 @pytest.fixture
 def node(settings, tmp_path):
-    alloc = [{"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"}]
-    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm"))
+    alloc = [
+        {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"},
+        {"legacy": "svm", "address": str(SOL_PAYER.pubkey()), "balance": "1000000000000"},
+    ]
+    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm", "engines.svm"))
     cache.clear()
     web_registry.cache_clear()
     yield chain
@@ -75,10 +80,10 @@ def eth_transfer(nonce=0, value=3 * 10**18, chain_id=CHAIN_ID, gas=21_000) -> by
     return bytes(signed.raw_transaction)
 
 
-def solana_transfer() -> bytes:
-    payer = Keypair.from_seed(bytes(range(32)))
-    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=Keypair.from_seed(bytes(32)).pubkey(), lamports=5_000))
-    return bytes(SolTx([payer], Message([ix], payer.pubkey()), Hash.default()))
+def solana_transfer(blockhash: Hash | None = None, lamports: int = 5_000) -> bytes:
+    payer, blockhash = SOL_PAYER, blockhash or Hash.default()
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=SOL_PAYEE.pubkey(), lamports=lamports))
+    return bytes(SolTx([payer], Message([ix], payer.pubkey()), blockhash))
 
 
 def bitcoin_spend() -> tuple[str, str]:
@@ -185,15 +190,32 @@ def test_dry_run_reports_the_exact_refusal(client, node):
 
 
 def test_a_chain_whose_vm_has_not_landed_is_recognised_and_says_so(client, node):
-    sol = base58.b58encode(solana_transfer()).decode()
+    hex_tx, _txid = bitcoin_spend()
+    r = client.post("/submit", {"raw": hex_tx, "action": "preview"})
+    body = text(r)
+    assert r.status_code == 200 and "Bitcoin transaction" in body
+    assert "cannot run here" in body and "does not run yet" in body
+    r = client.post("/submit", {"raw": hex_tx, "action": "submit"})
+    assert r.status_code == 400 and "does not run yet" in text(r)
+    assert "Recognised a Bitcoin transaction (hex), but the node refused it" in text(r)
+    assert m.MempoolEntry.objects.count() == 0
+
+
+def test_a_solana_transaction_is_dry_run_submitted_and_included(client, node):
+    sol = base58.b58encode(solana_transfer(Hash(node.head.hash), 10**9)).decode()
     r = client.post("/submit", {"raw": sol, "action": "preview"})
     body = text(r)
-    assert r.status_code == 200 and "Solana transaction" in body and "System Program: transfer 5,000 lamports" in body
-    assert "cannot run here" in body and "does not run yet" in body
+    assert r.status_code == 200 and "Solana transaction" in body and "System Program: transfer 1,000,000,000 lamports" in body
+    assert "does not run yet" not in body and "would refuse" not in body
+    payee = legacy_id_com("svm", bytes(SOL_PAYEE.pubkey())).hex()
+    assert payee in body  # its balance change is shown
     r = client.post("/submit", {"raw": sol, "action": "submit"})
-    assert r.status_code == 400 and "does not run yet" in text(r)
-    assert "Recognised a Solana transaction (base58), but the node refused it" in text(r)
-    assert m.MempoolEntry.objects.count() == 0
+    assert r.status_code == 200 and m.MempoolEntry.objects.count() == 1
+    (e,) = node.produce(10).txs
+    assert e.receipt.success and e.receipt.fee == 5_000
+    stale = base58.b58encode(solana_transfer(Hash.default(), 10**9)).decode()
+    r = client.post("/submit", {"raw": stale, "action": "submit"})
+    assert r.status_code == 400 and "Blockhash not found" in text(r)
 
 
 def test_garbage_gets_a_form_error_and_nothing_is_written(client, node):
@@ -292,7 +314,11 @@ def test_the_simulate_api_answers_in_json(client, node):
     Draft202012Validator(schema).validate(refused)
     assert not refused["admitted"] and refused["error"]["code"] and refused["receipt"] is None
     sol = client.post("/api/v1/simulate", {"raw": base58.b58encode(solana_transfer()).decode()}, content_type="application/json")
-    assert sol.status_code == 200 and sol.json()["error"]["code"] == "engine_not_installed"
+    assert sol.status_code == 200 and sol.json()["error"]["code"] == "BlockhashNotFound"  # Hash.default() is no recent block
+    fresh = base58.b58encode(solana_transfer(Hash(node.head.hash), 10**9)).decode()
+    sol = client.post("/api/v1/simulate", {"raw": fresh}, content_type="application/json").json()
+    Draft202012Validator(schema).validate(sol)
+    assert sol["admitted"] and sol["receipt"]["success"] and sol["receipt"]["fee"] == "5000"
     bad = client.post("/api/v1/simulate", {"raw": "0xdeadbeef"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "unrecognised" and bad.json()["error"]["tried"]
     assert client.post("/api/v1/simulate", {}, content_type="application/json").json()["error"]["code"] == "missing_raw"

@@ -32,12 +32,13 @@ from chain.node import Chain
 from chain.state import State
 from engines.evm import make_engine as evm_engine
 from engines.native import make_engine as native_engine
-from engines.svm import make_engine
 from engines.svm import accounts as acc
+from engines.svm import make_engine
 from engines.svm.errors import err_of
 from engines.svm.programs import MEMO_PROGRAM
 from engines.svm.receipt import SvmOutput
-from engines.svm.wire import PACKET_DATA_SIZE, encode_message, parse as parse_wire
+from engines.svm.wire import PACKET_DATA_SIZE, encode_message
+from engines.svm.wire import parse as parse_wire
 
 CHAIN_ID = 7231053
 ALICE = Keypair.from_seed(bytes(range(32)))
@@ -74,6 +75,10 @@ def signed(node, instructions, signers=(ALICE,), payer=None, v0=False, recent=No
     return b"\x20" + bytes(Transaction(list(signers), Message.new_with_blockhash(instructions, payer, recent), recent))
 
 
+def pay(lamports: int, to: Pubkey | None = None):
+    return transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=to or BOB.pubkey(), lamports=lamports))
+
+
 def run(node, *envelopes):
     for e in envelopes:
         node.admit(e)
@@ -98,7 +103,7 @@ def supply_held(node) -> bool:
 
 def test_transfer_moves_lamports_between_identities_and_charges_the_signature_fee(node):
     amount = 1_234_567_890
-    (e,) = run(node, signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=amount))]))
+    (e,) = run(node, signed(node, [pay(amount)]))
     assert e.receipt.success, e.receipt
     assert e.receipt.fee == 5_000 and e.receipt.gas_used == 150
     assert lamports(node, BOB.pubkey()) == amount
@@ -116,7 +121,7 @@ def test_transfer_moves_lamports_between_identities_and_charges_the_signature_fe
 
 
 def test_v0_messages_run_like_legacy_ones(node):
-    ix = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))
+    ix = pay(RENT_MIN)
     (e,) = run(node, signed(node, [ix], v0=True))
     assert e.receipt.success and lamports(node, BOB.pubkey()) == RENT_MIN
 
@@ -131,7 +136,7 @@ def test_a_transfer_to_an_identitys_derived_address_credits_that_identity(node):
 
 def test_failed_instruction_keeps_the_fee_and_nothing_else(node):
     too_much = FUNDS  # the fee comes first: then the transfer cannot be covered
-    (e,) = run(node, signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=too_much))]))
+    (e,) = run(node, signed(node, [pay(too_much)]))
     assert not e.receipt.success
     assert err_of(e.receipt.code) == {"InstructionError": [0, {"Custom": 1}]}  # SystemError::ResultWithNegativeLamports
     assert e.receipt.message == "Error processing Instruction 0: custom program error: 0x1"
@@ -142,15 +147,15 @@ def test_failed_instruction_keeps_the_fee_and_nothing_else(node):
 
 
 def test_second_instruction_failing_undoes_the_first(node):
-    ok = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))
-    bad = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=10 * FUNDS))
+    ok = pay(RENT_MIN)
+    bad = pay(10 * FUNDS)
     (e,) = run(node, signed(node, [ok, bad]))
     assert err_of(e.receipt.code) == {"InstructionError": [1, {"Custom": 1}]}
     assert lamports(node, BOB.pubkey()) == 0 and lamports(node, ALICE.pubkey()) == FUNDS - 5_000
 
 
 def test_rent_a_new_account_must_be_left_rent_exempt(node):
-    (e,) = run(node, signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=1_000))]))
+    (e,) = run(node, signed(node, [pay(1_000)]))
     assert err_of(e.receipt.code) == {"InsufficientFundsForRent": {"account_index": 1}}
     assert lamports(node, BOB.pubkey()) == 0
 
@@ -159,7 +164,7 @@ def test_compute_budget_sets_limit_and_priority_fee(node):
     ixs = [
         set_compute_unit_limit(10_000),
         set_compute_unit_price(250_000),  # micro-lamports per unit
-        transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN)),
+        pay(RENT_MIN),
     ]
     (e,) = run(node, signed(node, ixs))
     assert e.receipt.success
@@ -168,7 +173,7 @@ def test_compute_budget_sets_limit_and_priority_fee(node):
 
 
 def test_compute_budget_exceeded_fails_the_instruction(node):
-    ixs = [set_compute_unit_limit(200), transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))]
+    ixs = [set_compute_unit_limit(200), pay(RENT_MIN)]
     (e,) = run(node, signed(node, ixs))
     assert err_of(e.receipt.code) == {"InstructionError": [1, "ComputationalBudgetExceeded"]}
 
@@ -182,7 +187,9 @@ def test_create_account_then_it_exists_with_owner_and_space(node):
     new = Keypair.from_seed(bytes(range(3, 35)))
     owner = Pubkey.from_string("Stake11111111111111111111111111111111111111")
     rent = acc.rent_exempt_minimum(200)
-    ix = create_account(CreateAccountParams(from_pubkey=ALICE.pubkey(), to_pubkey=new.pubkey(), lamports=rent, space=200, owner=owner))
+    ix = create_account(
+        CreateAccountParams(from_pubkey=ALICE.pubkey(), to_pubkey=new.pubkey(), lamports=rent, space=200, owner=owner)
+    )
     (e,) = run(node, signed(node, [ix], signers=(ALICE, new)))
     assert e.receipt.success, e.receipt.message
     info = acc.account_info(State(node.entries), bytes(new.pubkey()))
@@ -194,7 +201,11 @@ def test_create_account_then_it_exists_with_owner_and_space(node):
 
 def test_create_account_needs_the_new_accounts_signature(node):
     new = Keypair.from_seed(bytes(range(4, 36)))
-    ix = create_account(CreateAccountParams(from_pubkey=ALICE.pubkey(), to_pubkey=new.pubkey(), lamports=RENT_MIN, space=0, owner=Pubkey.default()))
+    ix = create_account(
+        CreateAccountParams(
+            from_pubkey=ALICE.pubkey(), to_pubkey=new.pubkey(), lamports=RENT_MIN, space=0, owner=Pubkey.default()
+        )
+    )
     # solders marks `to` as a signer; strip it to an unsigned writable account
     unsigned = Instruction(ix.program_id, ix.data, [ix.accounts[0], AccountMeta(new.pubkey(), False, True)])
     (e,) = run(node, signed(node, [unsigned]))
@@ -206,7 +217,13 @@ def test_with_seed_variants(node):
     derived = Pubkey.create_with_seed(ALICE.pubkey(), "vault", owner)
     ix = create_account_with_seed(
         CreateAccountWithSeedParams(
-            from_pubkey=ALICE.pubkey(), to_pubkey=derived, base=ALICE.pubkey(), seed="vault", lamports=RENT_MIN, space=0, owner=owner
+            from_pubkey=ALICE.pubkey(),
+            to_pubkey=derived,
+            base=ALICE.pubkey(),
+            seed="vault",
+            lamports=RENT_MIN,
+            space=0,
+            owner=owner,
         )
     )
     (e,) = run(node, signed(node, [ix]))
@@ -217,7 +234,12 @@ def test_with_seed_variants(node):
     fund = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=sys_derived, lamports=2 * RENT_MIN))
     out = transfer_with_seed(
         TransferWithSeedParams(
-            from_pubkey=sys_derived, from_base=ALICE.pubkey(), from_seed="wallet", from_owner=Pubkey.default(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN
+            from_pubkey=sys_derived,
+            from_base=ALICE.pubkey(),
+            from_seed="wallet",
+            from_owner=Pubkey.default(),
+            to_pubkey=BOB.pubkey(),
+            lamports=RENT_MIN,
         )
     )
     (e,) = run(node, signed(node, [fund, out]))
@@ -226,7 +248,7 @@ def test_with_seed_variants(node):
 
 
 def test_memo_logs_and_checks_signers(node):
-    memo = Instruction(Pubkey(MEMO_PROGRAM), "hello, n-VM".encode(), [AccountMeta(ALICE.pubkey(), True, True)])
+    memo = Instruction(Pubkey(MEMO_PROGRAM), b"hello, n-VM", [AccountMeta(ALICE.pubkey(), True, True)])
     (e,) = run(node, signed(node, [memo]))
     assert e.receipt.success
     logs = [line.decode() for line in e.receipt.logs]
@@ -246,13 +268,13 @@ def test_unknown_program_fails_the_instruction(node):
 
 # -- admission -----------------------------------------------------------------------------------
 def test_bad_signature_is_refused(node):
-    env = bytearray(signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))]))
+    env = bytearray(signed(node, [pay(RENT_MIN)]))
     env[-1] ^= 1  # the message changes under the signature
     assert refused(node, bytes(env)).code == "SignatureFailure"
 
 
 def test_unknown_or_stale_blockhash_is_refused_and_expires_at_150_blocks(node):
-    ix = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))
+    ix = pay(RENT_MIN)
     assert refused(node, signed(node, [ix], recent=Hash(bytes(32)))).code == "BlockhashNotFound"
     old = blockhash(node)
     for _ in range(149):
@@ -260,12 +282,12 @@ def test_unknown_or_stale_blockhash_is_refused_and_expires_at_150_blocks(node):
     ok = signed(node, [ix], recent=old)
     node.admit(ok)  # the 150th block from it may still include it
     node.produce(10)
-    stale = signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN + 1))], recent=old)
+    stale = signed(node, [pay(RENT_MIN + 1)], recent=old)
     assert refused(node, stale).code == "BlockhashNotFound"
 
 
 def test_a_signature_is_processed_once(node):
-    env = signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))])
+    env = signed(node, [pay(RENT_MIN)])
     (e,) = run(node, env)
     assert e.receipt.success
     assert refused(node, env).code == "AlreadyProcessed"
@@ -278,7 +300,7 @@ def test_fee_payer_must_exist_and_afford_the_fee(node):
 
 
 def test_malformed_wire_is_refused_with_sanitize_failure(node):
-    env = signed(node, [transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=RENT_MIN))])
+    env = signed(node, [pay(RENT_MIN)])
     assert refused(node, env + b"\x00").code == "SanitizeFailure"
     assert refused(node, env[:-3]).code == "SanitizeFailure"
     big = Instruction(Pubkey(MEMO_PROGRAM), b"x" * PACKET_DATA_SIZE, [])
@@ -286,7 +308,7 @@ def test_malformed_wire_is_refused_with_sanitize_failure(node):
 
 
 def test_wire_codec_round_trips_what_solders_writes(node):
-    ix = transfer(TransferParams(from_pubkey=ALICE.pubkey(), to_pubkey=BOB.pubkey(), lamports=7))
+    ix = pay(7)
     for v0 in (False, True):
         raw = signed(node, [ix], v0=v0)[1:]
         tx = parse_wire(raw)

@@ -14,9 +14,9 @@ coinbase — so the EVM's fees, like the native runtime's, never change the supp
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from collections.abc import Sequence
 from typing import Any, cast
 
 import coincurve

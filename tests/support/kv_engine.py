@@ -8,6 +8,8 @@ key 32 (0x51); a trailing 8-byte nonce may follow to make otherwise equal envelo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chain.dispatcher import BlockContext, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
@@ -34,7 +36,7 @@ class KvEngine:
             raise AdmissionError("kv body: key 32 bytes, then a non-empty value", "malformed")
         return Tx(envelope, body=(op, envelope[1:33], envelope[33:]))
 
-    def admit(self, envelope: bytes, state: State, chain_id: int) -> Tx:
+    def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         return self.decode(envelope)
 
     def verify(self, tx: Tx) -> None:

@@ -308,7 +308,9 @@ def ensure_genesis(config: Path | None) -> dict[str, Any]:
 
 
 def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
-    from chain.address import addresses_of, evm_text
+    import base58
+
+    from chain.address import addresses_of, evm_text, svm_text
 
     out: dict[str, Any] = {"label": a.label, "id_com": "0x" + a.id_com.hex(), "balance": str(a.balance)}
     if a.rev is not None:
@@ -316,8 +318,12 @@ def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
         out["addresses"] = addresses_of(a.id_com)
     if a.legacy == "evm" and a.address is not None:
         out["evm"] = evm_text(a.address)
+    if a.legacy == "svm" and a.address is not None:
+        out["svm"] = svm_text(a.address)
     if a.private_key is not None:
         out["private_key"] = "0x" + a.private_key.hex()
+        if a.legacy == "svm" and a.address is not None:  # what Phantom and solana-keygen take: seed || pubkey
+            out["keypair_base58"] = base58.b58encode(a.private_key + a.address).decode()
     return out
 
 
@@ -336,7 +342,11 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
             lines += [f"      {vm:<7} {text}" for vm, text in a["addresses"].items()]
         if "evm" in a:
             lines.append(f"      address {a['evm']}")
-        if "private_key" in a:
+        if "svm" in a:
+            lines.append(f"      address {a['svm']}")
+        if "keypair_base58" in a:
+            lines.append(f"      keypair {a['keypair_base58']}   (base58, as Phantom imports it)")
+        elif "private_key" in a:
             lines.append(f"      key     {a['private_key']}")
     lines += [
         "",
