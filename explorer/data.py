@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import base58
+
 from chain import auth
 from chain.accounts import TAGS, derived_addresses
 from chain.blocks import Header
@@ -176,10 +178,23 @@ class TxDetail:
     diff: list[DiffLine]
     logs: list[dict[str, Any]]
     parties: list[bytes] = field(default_factory=list)
+    log_lines: list[str] = field(default_factory=list)  # a Solana transaction's program log
+    balances: list[dict[str, Any]] = field(default_factory=list)  # a Solana transaction's accounts, before and after
+
+    @property
+    def native_id_text(self) -> list[tuple[str, str]]:
+        """The ids the transaction's own chain knows it by, labelled and written that chain's way."""
+        if self.vm == "svm":
+            return [("Solana signature", base58.b58encode(a).decode()) for a in self.ids]
+        label = "Ethereum hash" if self.vm == "evm" else "Native id"
+        return [(label, "0x" + a.hex()) for a in self.ids]
 
 
 def find_tx(ref: str) -> m.Transaction | None:
+    """By envelope id or native id, in hex — or a Solana signature in base58."""
     raw = hex_bytes(ref.strip(), None)
+    if raw is None:
+        raw = solana_signature(ref)
     if raw is None:
         return None
     row = m.Transaction.objects.filter(envelope_id=raw).first()
@@ -205,7 +220,10 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         parties + ([tx.sender] if tx is not None and tx.sender and len(tx.sender) == 32 else []),
         fields,
     )
-    logs = [_log(raw) for raw in receipt.logs]
+    svm = vm == "svm"
+    logs = [] if svm else [_log(raw) for raw in receipt.logs]
+    lines = [raw.decode("utf-8", "replace") for raw in receipt.logs] if svm else []
+    balances = _svm_balances(tx, receipt) if svm and tx is not None else []
     aliases = [bytes(a) for a in m.TxAlias.objects.filter(tx_id=row.envelope_id).values_list("alias", flat=True)]
     return TxDetail(
         bytes(row.envelope_id),
@@ -222,7 +240,43 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         diff,
         logs,
         parties=parties,
+        log_lines=lines,
+        balances=balances,
     )
+
+
+def _svm_balances(tx: Any, receipt: Receipt) -> list[dict[str, Any]]:
+    """Every account of a Solana transaction with its lamports (and tokens) before and after."""
+    from engines.svm.receipt import SvmOutput
+
+    try:
+        out = SvmOutput.decode(receipt.output)
+    except ValueError:
+        return []
+    m_ = tx.body.message
+    rows = [
+        {
+            "pubkey": key,
+            "signer": m_.is_signer(i),
+            "writable": m_.is_writable(i),
+            "pre": out.pre[i],
+            "post": out.post[i],
+            "delta": out.post[i] - out.pre[i],
+            "tokens": [],
+        }
+        for i, key in enumerate(m_.keys)
+        if i < len(out.pre)
+    ]
+    pre = {(b.index, b.mint): b for b in out.token_pre}
+    for b in out.token_post:
+        before = pre.pop((b.index, b.mint), None)
+        if b.index < len(rows):
+            was = before.amount if before else 0
+            rows[b.index]["tokens"].append({"mint": b.mint, "decimals": b.decimals, "pre": was, "post": b.amount})
+    for b in pre.values():
+        if b.index < len(rows):
+            rows[b.index]["tokens"].append({"mint": b.mint, "decimals": b.decimals, "pre": b.amount, "post": 0})
+    return rows
 
 
 def _log(raw: bytes) -> dict[str, Any]:
@@ -311,6 +365,14 @@ def _amount(v: bytes | None, decimals: int) -> str:
     from rpc.native.identity import ui_amount
 
     return ui_amount(0 if v is None else int.from_bytes(v, "big"), decimals)
+
+
+def solana_signature(text: str) -> bytes | None:
+    try:
+        raw = base58.b58decode(text.strip())
+    except ValueError:
+        return None
+    return raw if len(raw) == 64 else None
 
 
 def hex_bytes(text: str, length: int | None) -> bytes | None:

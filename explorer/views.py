@@ -152,12 +152,20 @@ def _call_trace(eth_hash: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _pending_id(ref: str) -> bytes | None:
-    """The envelope id of a transaction waiting in the mempool, by its envelope id or Ethereum hash."""
+    """The envelope id of a transaction waiting in the mempool, by its envelope id, Ethereum hash or Solana signature."""
     from chain.dispatcher import VM_RANGES
     from chain.hashing import H
     from rpc.eth.chaindata import find_pending
 
     raw = data.hex_bytes(ref.strip(), 32)
+    sig = data.solana_signature(ref) if raw is None else None
+    if sig is not None:
+        # a Solana wire transaction starts with its signature count (one byte below 128), then the first one
+        lo, hi = VM_RANGES["svm"]
+        for envelope_id, envelope in m.MempoolEntry.objects.filter(opcode__range=(lo, hi)).values_list("envelope_id", "envelope"):
+            if bytes(envelope)[2:66] == sig:
+                return bytes(envelope_id)
+        return None
     if raw is None:
         return None
     if m.MempoolEntry.objects.filter(envelope_id=raw).exists():
@@ -258,15 +266,8 @@ def where(q: str) -> str | None:
             return f"/tx/0x{raw.hex()}"
         if raw in data.mints():
             return f"/mint/0x{raw.hex()}"
-    if raw is None:
-        import base58
-
-        try:
-            sig = base58.b58decode(text)
-        except ValueError:
-            sig = b""
-        if len(sig) == 64 and data.find_tx("0x" + sig.hex()) is not None:  # a Solana signature
-            return f"/tx/0x{sig.hex()}"
+    if raw is None and data.solana_signature(text) is not None and data.find_tx(text) is not None:
+        return f"/tx/{text}"
     try:
         parse_address(text)
     except AddressError:

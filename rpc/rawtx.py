@@ -40,13 +40,6 @@ DRY_RUN_TIMEOUT_S = 5.0  # as eth_call's (geth's RPCEVMTimeout)
 CHAIN_TITLES = {"ethereum": "Ethereum", "solana": "Solana", "bitcoin": "Bitcoin", "tron": "Tron", "nvm": "n-VM envelope"}
 # Ethereum typed transactions: type -> number of RLP fields (EIP-2930, EIP-1559, EIP-4844, EIP-7702)
 ETH_TYPED_FIELDS = {1: 11, 2: 12, 3: 14, 4: 13}
-SOLANA_PROGRAMS = {
-    "11111111111111111111111111111111": "System Program",
-    "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA": "SPL Token",
-    "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL": "Associated Token Account",
-    "MemoSq4gqABAXKb96qhANyHKSqNYVTSeRr6DK6orF5ks": "Memo",
-    "ComputeBudget111111111111111111111111111111": "Compute Budget",
-}
 TRON_CONTRACTS = {1: "TransferContract", 2: "TransferAssetContract", 30: "CreateSmartContract", 31: "TriggerSmartContract"}
 
 
@@ -180,15 +173,6 @@ class _Cursor:
             return first
         size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
         return int.from_bytes(self.take(size), "little")
-
-    def shortvec(self) -> int:  # Solana's compact-u16
-        value = 0
-        for i in range(3):
-            byte = self.u8()
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                return value
-        raise ValueError("a compact-u16 longer than 3 bytes")
 
     def varint(self) -> int:  # protobuf
         value = 0
@@ -339,58 +323,29 @@ def _varint(n: int) -> bytes:
 
 # -- Solana --------------------------------------------------------------------------------------------
 def _solana(raw: bytes) -> Recognised:
-    c = _Cursor(raw)
-    n_sigs = c.shortvec()
-    if n_sigs == 0 or n_sigs > 127:
-        raise ValueError(f"{n_sigs} signatures")
-    sigs = [c.take(64) for _ in range(n_sigs)]
-    version = "legacy"
-    if c.data[c.pos] & 0x80:
-        v = c.u8() & 0x7F
-        if v != 0:
-            raise ValueError(f"message version {v}")
-        version = "v0"
-    required, _ro_signed, _ro_unsigned = c.u8(), c.u8(), c.u8()
-    if required != n_sigs:
-        raise ValueError(f"{n_sigs} signatures for {required} required signers")
-    keys = [c.take(32) for _ in range(c.shortvec())]
-    if len(keys) < required:
-        raise ValueError("fewer account keys than signers")
-    blockhash = c.take(32)
-    instructions = []
-    for _ in range(c.shortvec()):
-        program = c.u8()
-        accounts = list(c.take(c.shortvec()))
-        data = c.take(c.shortvec())
-        instructions.append((program, accounts, data))
-    lookups = 0
-    if version == "v0":
-        for _ in range(c.shortvec()):
-            c.take(32)
-            c.take(c.shortvec())
-            c.take(c.shortvec())
-            lookups += 1
-    c.done("message")
+    from engines.svm.engine import describe_instruction
+    from engines.svm.errors import SvmError
+    from engines.svm.wire import read
+
+    try:
+        tx = read(raw)
+    except SvmError as e:
+        raise ValueError(e.message) from None
+    m = tx.message
+    version = "legacy" if m.version is None else f"v{m.version}"
     summary = [
-        ("Signature", base58.b58encode(sigs[0]).decode()),
-        ("Message", version + (f", {lookups} address table lookups" if lookups else "")),
-        ("Fee payer", svm_text(keys[0])),
-        ("Recent blockhash", base58.b58encode(blockhash).decode()),
+        ("Signature", tx.id_text),
+        ("Message", version + (f", {len(m.lookups)} address table lookups" if m.lookups else "")),
+        ("Fee payer", svm_text(m.keys[0]) if m.keys else "none"),
+        ("Recent blockhash", base58.b58encode(m.blockhash).decode()),
     ]
-    for i, (program, accounts, data) in enumerate(instructions):
-        if program >= len(keys):
-            summary.append((f"Instruction {i}", f"program from a lookup table (index {program})"))
+    for i, ix in enumerate(m.instructions):
+        if ix.program_index >= len(m.keys):
+            summary.append((f"Instruction {i}", f"program from a lookup table (index {ix.program_index})"))
             continue
-        pid = svm_text(keys[program])
-        text = SOLANA_PROGRAMS.get(pid, pid)
-        if pid == "11111111111111111111111111111111" and len(data) == 12 and data[:4] == b"\x02\x00\x00\x00":
-            lamports = int.from_bytes(data[4:], "little")
-            ends = [svm_text(keys[a]) if a < len(keys) else "?" for a in accounts[:2]]
-            text += f": transfer {lamports:,} lamports ({lamports / 10**9:.9f} SOL) from {ends[0]} to {ends[-1]}"
-        else:
-            text += f", {len(accounts)} accounts, {len(data)} bytes of data"
-        summary.append((f"Instruction {i}", text))
-    return Recognised("solana", "", raw, bytes([VM_RANGES["svm"][0]]) + raw, sigs[0], summary)
+        accounts = [m.keys[a] if a < len(m.keys) else bytes(32) for a in ix.accounts]
+        summary.append((f"Instruction {i}", describe_instruction(m.keys[ix.program_index], ix.data, accounts)))
+    return Recognised("solana", "", raw, bytes([VM_RANGES["svm"][0]]) + raw, tx.signature, summary)
 
 
 # -- our own envelopes -------------------------------------------------------------------------------

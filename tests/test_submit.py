@@ -211,8 +211,18 @@ def test_a_solana_transaction_is_dry_run_submitted_and_included(client, node):
     assert payee in body  # its balance change is shown
     r = client.post("/submit", {"raw": sol, "action": "submit"})
     assert r.status_code == 200 and m.MempoolEntry.objects.count() == 1
+    first_sig = base58.b58encode(base58.b58decode(sol)[1:65]).decode()
+    assert "pending" in text(client.get(f"/tx/{first_sig}"))  # waiting, found by its signature
     (e,) = node.produce(10).txs
     assert e.receipt.success and e.receipt.fee == 5_000
+    sig = base58.b58encode(e.tx.ids[0]).decode()
+    page = client.get(f"/tx/{sig}")  # the explorer finds it by its Solana signature
+    body = text(page)
+    assert page.status_code == 200 and "Solana signature" in body and sig in body
+    assert 'compute units consumed <span class="num">150</span>' in body
+    assert "Program 11111111111111111111111111111111 invoke [1]" in body and "Program log" in body
+    assert f"/identity/{SOL_PAYEE.pubkey()}" in body and "+1,000,000,000" in body and "−1,000,005,000" in body
+    assert client.get(f"/search?q={sig}")["Location"] == f"/tx/{sig}"
     stale = base58.b58encode(solana_transfer(Hash.default(), 10**9)).decode()
     r = client.post("/submit", {"raw": stale, "action": "submit"})
     assert r.status_code == 400 and "Blockhash not found" in text(r)

@@ -138,6 +138,15 @@ class Transaction:
 
 
 def parse(raw: bytes) -> Transaction:
+    """A transaction, read whole and sanitized as Solana does before it takes one."""
+    tx = read(raw)
+    _sanitize(tx.message)
+    return tx
+
+
+def read(raw: bytes) -> Transaction:
+    """The structure alone (every byte accounted for), not yet sanitized: what recognising a pasted
+    transaction needs, so that one this devnet refuses is still shown for what it is."""
     if len(raw) > PACKET_DATA_SIZE:
         raise SvmError("SanitizeFailure", f"the transaction is {len(raw)} bytes, over Solana's limit of {PACKET_DATA_SIZE}")
     r = _Reader(raw)
@@ -172,9 +181,7 @@ def _message(r: _Reader, raw: bytes) -> Message:
             table = r.take(PUBKEY_LEN)
             writable = tuple(r.take(r.shortvec()))
             lookups.append(Lookup(table, writable, tuple(r.take(r.shortvec()))))
-    message = Message(version, required, readonly_signed, readonly_unsigned, keys, blockhash, tuple(instructions), tuple(lookups))
-    _sanitize(message)
-    return message
+    return Message(version, required, readonly_signed, readonly_unsigned, keys, blockhash, tuple(instructions), tuple(lookups))
 
 
 def _sanitize(m: Message) -> None:
@@ -219,4 +226,5 @@ def parse_message(raw: bytes) -> Message:
     message = _message(r, raw)
     if r.pos != len(raw):
         raise SvmError("SanitizeFailure", f"{len(raw) - r.pos} bytes left over after the message")
+    _sanitize(message)
     return replace(message, raw=raw)

@@ -143,3 +143,17 @@ def vm_title(vm: str) -> str:
 @register.filter
 def get(d: dict[Any, Any], key: Any) -> Any:
     return d.get(key)
+
+
+@register.simple_tag
+def svm_account(pubkey: bytes) -> str:
+    """A Solana account in base58, linked to the identity it belongs to."""
+    text = svm_text(bytes(pubkey))
+    return copyable(text, f"/identity/{text}", 8)
+
+
+@register.filter
+def signed(amount: int) -> str:
+    """A change: +1,234 or −1,234 (a true minus sign)."""
+    n = int(amount)
+    return f"+{n:,}" if n >= 0 else f"−{-n:,}"
