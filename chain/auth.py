@@ -134,6 +134,26 @@ def _verify(scheme: int, public: bytes, signature: bytes, digest: bytes) -> bool
     return False
 
 
+def vm_checkable_credential(raw: bytes) -> Credential:
+    """A credential a VM can check by itself inside a transaction (the EVM's precompiles, the SVM's ACE
+    program): signatures only — an attestation tag needs the validator's key. ValueError otherwise."""
+    try:
+        r = Reader(raw)
+        cred = read_credential(r)
+        r.done()
+    except AdmissionError as e:
+        raise ValueError(e.message) from None
+    schemes = [c.scheme for c in cred.cosigs] if cred.scheme == MULTISIG else [cred.scheme]
+    if ATTESTATION in schemes:
+        raise ValueError("attestation credentials cannot be checked inside a VM (the key is the validator's)")
+    return cred
+
+
+def authorises(state: State, id_com: bytes, cred: Credential, digest: bytes) -> bool:
+    """Does a signature credential (vm_checkable_credential) authorise `id_com` over `digest` now?"""
+    return credential_problem(state, id_com, cred, digest, None, check_tags=False) is None and verify_credential(cred, digest)
+
+
 def multisig_terms(data: bytes) -> tuple[int, list[bytes]]:
     """(threshold, sorted members) from a multisig account's factor `threshold u8 || n u8 || members`."""
     return data[0], [data[2 + 32 * i : 34 + 32 * i] for i in range(data[1])]

@@ -314,3 +314,100 @@ def test_wire_codec_round_trips_what_solders_writes(node):
         tx = parse_wire(raw)
         assert encode_message(tx.message) == tx.message.raw
         assert tx.message.is_writable(0) and tx.message.is_writable(1) and not tx.message.is_writable(2)
+
+
+# -- ACE: the ACE program and 0x21 calls -------------------------------------------------------------
+ACE_KEY = SigningKey(bytes(range(50, 82)))
+
+
+@pytest.fixture
+def ace_node(node):
+    """The node, with ACE_ID holding an Ed25519 factor and 5 SOL."""
+    from chain import auth
+    from chain.ledger import credit
+    from engines.native import tx as ntx
+
+    state = State(node.entries)
+    auth.put_factors(state, ACE_ID, [(ntx.ED25519, bytes(ACE_KEY.verify_key))])
+    credit(state, NATIVE_MINT, ACE_ID, FUNDS)
+    node.entries.update({k: v for k, v in state.block_diff().items() if v is not None})
+    return node
+
+
+def ace_call(node, instructions, key=ACE_KEY, chain_id=CHAIN_ID, extra=()) -> bytes:
+    from chain.auth import ed25519_credential
+    from engines.svm.ace import ace_digest, ace_unsigned
+
+    payer = Pubkey(vm_address(ACE_ID, "svm"))
+    message = bytes(Message.new_with_blockhash(instructions, payer, blockhash(node)))
+    unsigned = ace_unsigned(chain_id, ACE_ID, message)
+    return unsigned + ed25519_credential(ace_digest(unsigned), key) + b"".join(bytes(k.sign_message(message)) for k in extra)
+
+
+def test_ace_call_moves_lamports_with_the_identitys_credential(ace_node):
+    node = ace_node
+    payer = Pubkey(vm_address(ACE_ID, "svm"))
+    env = ace_call(node, [transfer(TransferParams(from_pubkey=payer, to_pubkey=BOB.pubkey(), lamports=10**9))])
+    (e,) = run(node, env)
+    assert e.receipt.success, e.receipt.message
+    assert lamports(node, BOB.pubkey()) == 10**9
+    assert balance(State(node.entries), NATIVE_MINT, ACE_ID) == FUNDS - 10**9 - 5_000
+    assert refused(node, env).code == "AlreadyProcessed"
+
+
+def test_ace_call_with_another_signer_needs_its_ed25519_signature(ace_node):
+    node = ace_node
+    payer = Pubkey(vm_address(ACE_ID, "svm"))
+    new = Keypair.from_seed(bytes(range(7, 39)))
+    params = CreateAccountParams(from_pubkey=payer, to_pubkey=new.pubkey(), lamports=RENT_MIN, space=0, owner=Pubkey.default())
+    ix = create_account(params)
+    (e,) = run(node, ace_call(node, [ix], extra=(new,)))
+    assert e.receipt.success, e.receipt.message
+    assert lamports(node, new.pubkey()) == RENT_MIN
+    bad = ace_call(node, [ix], extra=(BOB,))  # signed by the wrong key
+    assert refused(node, bad).code == "SignatureFailure"
+
+
+def test_ace_call_refusals(ace_node):
+    node = ace_node
+    payer = Pubkey(vm_address(ACE_ID, "svm"))
+    ix = transfer(TransferParams(from_pubkey=payer, to_pubkey=BOB.pubkey(), lamports=10**9))
+    assert refused(node, ace_call(node, [ix], chain_id=1)).code == "wrong_chain"
+    assert refused(node, ace_call(node, [ix], key=SigningKey(bytes(32)))).code == "unknown_key"
+    env = bytearray(ace_call(node, [ix]))
+    env[-1] ^= 1
+    assert refused(node, bytes(env)).code == "SignatureFailure"
+    other = pay(10**9)  # fee payer ALICE, not the signer's own SVM address
+    from chain.auth import ed25519_credential
+    from engines.svm.ace import ace_digest, ace_unsigned
+
+    unsigned = ace_unsigned(CHAIN_ID, ACE_ID, bytes(Message.new_with_blockhash([other], ALICE.pubkey(), blockhash(node))))
+    assert refused(node, unsigned + ed25519_credential(ace_digest(unsigned), ACE_KEY)).code == "SanitizeFailure"
+
+
+def test_ace_program_attest_and_id_com(ace_node):
+    from chain.auth import attestation_credential, ed25519_credential
+    from engines.svm.programs import ACE_PROGRAM
+
+    node = ace_node
+    digest = bytes(range(200, 232))
+    program = Pubkey(ACE_PROGRAM)
+
+    def attest(cred: bytes) -> Instruction:
+        return Instruction(program, b"\x00" + ACE_ID + digest + cred, [])
+
+    (e,) = run(node, signed(node, [attest(ed25519_credential(digest, ACE_KEY))]))
+    assert e.receipt.success, e.receipt.message
+    (e,) = run(node, signed(node, [attest(ed25519_credential(digest, SigningKey(bytes(32))))]))
+    assert err_of(e.receipt.code) == {"InstructionError": [0, {"Custom": 1}]}
+    (e,) = run(node, signed(node, [attest(attestation_credential(digest, bytes(32)))]))
+    assert err_of(e.receipt.code) == {"InstructionError": [0, {"Custom": 2}]}
+    (e,) = run(node, signed(node, [Instruction(program, b"\x01", [AccountMeta(ALICE.pubkey(), False, False)])]))
+    alice_id = legacy_id_com("svm", bytes(ALICE.pubkey()))
+    assert e.receipt.success and e.receipt.output and SvmOutput.decode(e.receipt.output).return_data == (ACE_PROGRAM, alice_id)
+    assert any(line.decode().startswith(f"Program return: {program} ") for line in e.receipt.logs)
+    (e,) = run(node, signed(node, [Instruction(program, b"\x01", [AccountMeta(BOB.pubkey(), False, False)])]))
+    assert err_of(e.receipt.code) == {"InstructionError": [0, {"Custom": 3}]}
+    (e,) = run(node, signed(node, [Instruction(program, b"\x02", [])]))
+    assert err_of(e.receipt.code) == {"InstructionError": [0, "InvalidInstructionData"]}
+    assert "not built yet" in e.receipt.message

@@ -22,8 +22,8 @@ from eth_utils.address import to_canonical_address
 
 from chain import auth, ledger
 from chain.accounts import lookup, resolve
-from chain.errors import AdmissionError, ExecutionError
-from chain.hashing import U64_MAX, Reader
+from chain.errors import ExecutionError
+from chain.hashing import U64_MAX
 from chain.identity import context_shard, multisig_id_com, vm_address
 from chain.state import State
 
@@ -264,23 +264,15 @@ def admin_factor_check(computation: Any) -> None:
 
 def _credential(computation: Any, raw: bytes) -> auth.Credential:
     try:
-        r = Reader(raw)
-        cred = auth.read_credential(r)
-        r.done()
-    except (ValueError, AdmissionError) as e:
-        fail(computation, f"a credential this node cannot read: {e}")
+        return auth.vm_checkable_credential(raw)
+    except ValueError as e:
+        fail(computation, f"a credential this node cannot check here: {e}")
         raise
-    schemes = [c.scheme for c in cred.cosigs] if cred.scheme == auth.MULTISIG else [cred.scheme]
-    if auth.ATTESTATION in schemes:
-        fail(computation, "attestation credentials cannot be checked inside the EVM (the key is the validator's)")
-    return cred
 
 
 def _authorised(computation: Any, id_com: bytes, cred: auth.Credential, digest: bytes) -> bool:
-    state = chain_state(computation)
     computation.consume_gas(GAS_PER_SIGNATURE * max(1, len(cred.cosigs)), "signature checks")
-    problem = auth.credential_problem(state, id_com, cred, digest, None, check_tags=False)
-    return problem is None and auth.verify_credential(cred, digest)
+    return auth.authorises(chain_state(computation), id_com, cred, digest)
 
 
 def zkace_batch_verify(computation: Any) -> None:

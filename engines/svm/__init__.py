@@ -6,12 +6,18 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from chain.auth import SealedKeys
+
+from . import ace as _ace  # noqa: F401  (registers the ACE program)
 from . import programs as _programs  # noqa: F401  (registers the built-in programs)
 from .engine import SvmEngine
 
 
 def make_engine(validator: SigningKey | None = None, home: Path | None = None) -> SvmEngine:
-    return SvmEngine()
+    """With the validator's key, 0x21 calls may be signed with an attestation credential too."""
+    if validator is None:
+        return SvmEngine()
+    return SvmEngine(SealedKeys(validator, None if home is None else home / "sealed-keys.bin"))
 
 
 __all__ = ["SvmEngine", "make_engine"]

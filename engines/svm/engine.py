@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
+from chain.accounts import bind_identity
+from chain.auth import SCHEME_NAMES, SealedKeys, credential_problem, verify_credential
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
@@ -26,6 +28,7 @@ from chain.state import State
 
 from . import accounts as acc
 from . import programs as prog
+from .ace import AceEnvelope, read_envelope
 from .errors import SvmError
 from .fees import Budget, budget
 from .receipt import SvmOutput, TokenBalance
@@ -57,17 +60,37 @@ def signature_key(signature: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class SvmTx:
-    tx: Transaction
+    """A decoded SVM transaction: a Solana wire transaction (0x20, `tx`) or an ACE call (0x21, `ace`)."""
+
+    tx: Transaction | None
     budget: Budget
+    ace: AceEnvelope | None = None
 
     @property
     def message(self) -> Message:
-        return self.tx.message
+        if self.tx is not None:
+            return self.tx.message
+        assert self.ace is not None
+        return self.ace.message
+
+    def signed(self) -> list[tuple[bytes, bytes]]:
+        """(signature, pubkey) of every Ed25519 signature to check: all of a wire transaction's; an ACE
+        call's other signers (its fee payer is authorised by the credential)."""
+        keys = self.message.keys
+        if self.tx is not None:
+            return list(zip(self.tx.signatures, keys, strict=False))
+        assert self.ace is not None
+        return list(zip(self.ace.signatures, keys[1:], strict=False))
+
+    def processed_mark(self, envelope: bytes) -> bytes:
+        """What is recorded once processed: the first signature (Solana's id), or an ACE call's envelope id."""
+        return self.tx.signature if self.tx is not None else H(envelope)
 
 
-def _fee_payer_problem(state: State, message: Message, fee: int) -> SvmError | None:
+def _fee_payer_problem(state: State, message: Message, fee: int, signer: bytes | None = None) -> SvmError | None:
+    """Solana's fee payer checks; an ACE call's payer is its signer's identity (bound at execution)."""
     payer = message.payer
-    who = acc.identity_of(state, payer)
+    who = signer or acc.identity_of(state, payer)
     have = 0 if who is None else balance(state, NATIVE_MINT, who)
     if have == 0:
         return SvmError("AccountNotFound", "Attempt to debit an account but found no record of a prior credit.")
@@ -89,46 +112,54 @@ def _system_rent(lamports: int) -> tuple[str, int, int]:
     return ("exempt" if lamports >= acc.rent_exempt_minimum(0) else "paying"), lamports, 0
 
 
+@dataclass
 class SvmEngine:
-    name = "svm"
-    first_opcode = 0x20
-    last_opcode = 0x2F
+    sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x21 calls signed that way
+    name: str = "svm"
+    first_opcode: int = 0x20
+    last_opcode: int = 0x2F
 
     def decode(self, envelope: bytes) -> Tx:
         op = envelope[0]
-        if op == ACE_CALL:
-            raise AdmissionError(
-                "ACE-authorised SVM calls (0x21) are not built yet: sign a Solana transaction (0x20) instead", "not_supported"
-            )
-        if op != RAW_TX:
+        if op not in (RAW_TX, ACE_CALL):
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the SVM range", "unassigned_opcode")
         try:
+            if op == ACE_CALL:
+                ace = read_envelope(envelope)
+                return Tx(envelope, sender=ace.signer, body=SvmTx(None, budget(ace.message), ace))
             tx = parse(envelope[1:])
-            plan = budget(tx.message)
+            return Tx(envelope, ids=(tx.signature,), body=SvmTx(tx, budget(tx.message)))
         except SvmError as e:
             raise e.admission() from None
-        return Tx(envelope, ids=(tx.signature,), body=SvmTx(tx, plan))
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         tx = self.decode(envelope)
         stx: SvmTx = tx.body  # type: ignore[assignment]
         message = stx.message
+        if stx.ace is not None:
+            if stx.ace.chain_id != chain_id:
+                raise AdmissionError(f"signed for chain {stx.ace.chain_id}, this is chain {chain_id}", "wrong_chain")
+            problem = credential_problem(state, stx.ace.signer, stx.ace.credential, stx.ace.digest, self.sealed, check_tags=True)
+            if problem is not None:
+                raise AdmissionError(problem[1], problem[0])
         if message.blockhash not in recent[:BLOCKHASH_VALIDITY]:
             raise AdmissionError("Blockhash not found", "BlockhashNotFound")
-        if state.get(signature_key(stx.tx.signature)) is not None:
+        if state.get(signature_key(stx.processed_mark(envelope))) is not None:
             raise AdmissionError("This transaction has already been processed", "AlreadyProcessed")
-        problem = _fee_payer_problem(state, message, stx.budget.fee)
-        if problem is not None:
-            raise problem.admission()
-        tx.sender = acc.identity_of(state, message.payer)
+        fee_problem = _fee_payer_problem(state, message, stx.budget.fee, stx.ace.signer if stx.ace else None)
+        if fee_problem is not None:
+            raise fee_problem.admission()
+        tx.sender = stx.ace.signer if stx.ace else acc.identity_of(state, message.payer)
         return tx
 
     def verify(self, tx: Tx) -> None:
         stx: SvmTx = tx.body  # type: ignore[assignment]
-        message = stx.message
-        for signature, key in zip(stx.tx.signatures, message.keys, strict=False):
+        if stx.ace is not None and not verify_credential(stx.ace.credential, stx.ace.digest):
+            raise AdmissionError("the ACE credential does not verify", "SignatureFailure")
+        message = stx.message.raw
+        for signature, key in stx.signed():
             try:
-                crypto_sign_open(signature + message.raw, key)
+                crypto_sign_open(signature + message, key)
             except (BadSignatureError, ValueError):
                 raise AdmissionError("Transaction did not pass signature verification", "SignatureFailure") from None
 
@@ -138,15 +169,21 @@ class SvmEngine:
         message = stx.message
         if message.blockhash not in ctx.recent_hashes[:BLOCKHASH_VALIDITY]:
             raise ExecutionError("Blockhash not found", "BlockhashNotFound")
-        key = signature_key(stx.tx.signature)
+        key = signature_key(stx.processed_mark(tx.envelope))
         if state.get(key) is not None:
             raise ExecutionError("This transaction has already been processed", "AlreadyProcessed")
+        signer = stx.ace.signer if stx.ace else None
+        if stx.ace is not None:  # admitted against an older state: the key may have been rotated since
+            problem = credential_problem(state, stx.ace.signer, stx.ace.credential, stx.ace.digest, self.sealed, check_tags=False)
+            if problem is not None:
+                raise ExecutionError(problem[1], problem[0])
+            bind_identity(state, stx.ace.signer)  # its SVM address now names it
         fee = stx.budget.fee
-        problem = _fee_payer_problem(state, message, fee)
-        if problem is not None:
-            raise problem.execution()
+        fee_problem = _fee_payer_problem(state, message, fee, signer)
+        if fee_problem is not None:
+            raise fee_problem.execution()
         state.set(key, ctx.height.to_bytes(8, "big"))
-        payer = acc.identity_of(state, message.payer)
+        payer = signer or acc.identity_of(state, message.payer)
         assert payer is not None
         transfer(state, NATIVE_MINT, payer, FEE_COLLECTOR, fee)
         return fee
@@ -179,8 +216,13 @@ class SvmEngine:
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
         stx: SvmTx = tx.body  # type: ignore[assignment]
         m = stx.message
-        fields = [
-            Field("Signature", stx.tx.id_text),
+        fields = [Field("Signature", stx.tx.id_text)] if stx.tx is not None else []
+        if stx.ace is not None:
+            fields += [
+                Field("Signer", stx.ace.signer, "id_com"),
+                Field("Credential", SCHEME_NAMES.get(stx.ace.credential.scheme, "?")),
+            ]
+        fields += [
             Field("Fee payer", m.payer, "address", tag="svm"),
             Field("Recent blockhash", b58(m.blockhash)),
             Field("Message", "legacy" if m.version is None else f"v{m.version}"),
@@ -198,7 +240,7 @@ class SvmEngine:
                     f"Instruction {i}", describe_instruction(m.keys[ix.program_index], ix.data, [m.keys[a] for a in ix.accounts])
                 )
             )
-        return "Solana transaction", fields
+        return ("ACE-authorised Solana instructions (0x21)" if stx.ace else "Solana transaction"), fields
 
 
 def describe_instruction(program: bytes, data: bytes, accounts: list[bytes]) -> str:
