@@ -1,14 +1,22 @@
 """Parallel block execution (issue 6, first part): the batch and shard schedules give the sequential
-result byte for byte — state roots, receipts, per-transaction diffs, notes — on random native blocks with
-conflicts, failures, new addresses, allowances and context tags."""
+result byte for byte — state roots, receipts, per-transaction diffs, notes — on random native, EVM and
+Solana blocks with conflicts, failures, new addresses, allowances and context tags."""
 
 from __future__ import annotations
+
+from functools import cache
 
 import hypothesis.strategies as st
 import pytest
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from nacl.signing import SigningKey
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction as SolTx
 
 from chain.dispatcher import Access, Registry
 from chain.genesis import parse
@@ -23,6 +31,7 @@ from engines.evm.engine import BASE_FEE_WEI
 from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
+from engines.svm import make_engine as svm_engine
 
 CHAIN_ID = 7231053
 REVS = [H(b"parallel/%d" % i) for i in range(6)]
@@ -30,6 +39,8 @@ SIGNERS = [AceSigner(rev, CHAIN_ID) for rev in REVS]
 STRANGERS = [bytes([0xAB, i]) * 10 for i in range(4)]  # EVM addresses no one has used yet
 CONTEXTS = [bytes([c]) * 16 for c in range(3)]
 VALIDATOR = SigningKey(H(b"parallel/validator"))
+SOL_KEYS = [Keypair.from_seed(H(b"parallel/sol/%d" % i)) for i in range(3)]
+SOL_STRANGERS = [Pubkey(H(b"parallel/sol/stranger/%d" % i)) for i in range(3)]
 
 
 def k(n: int) -> bytes:
@@ -69,7 +80,23 @@ def registry() -> Registry:
     reg = Registry()
     reg.register(make_engine(VALIDATOR, None))
     reg.register(evm_engine(VALIDATOR, None))
+    reg.register(svm_engine(VALIDATOR, None))
     return reg
+
+
+@cache
+def genesis_hash() -> Hash:
+    """Every chain here starts from the same genesis: its hash is a valid blockhash for the test's blocks."""
+    return Hash(chain_for("sequential").head.hash)
+
+
+def svm_envelope(who: int, other: int, amount: int, serial: int) -> bytes:
+    """A System transfer to another funded wallet or to a stranger (amount 1 to a stranger fails for rent,
+    10**13 for funds); `serial` lamports more keep equal transfers distinct."""
+    payer = SOL_KEYS[who % len(SOL_KEYS)]
+    to = SOL_STRANGERS[other % 3] if other % 2 else SOL_KEYS[other % len(SOL_KEYS)].pubkey()
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=to, lamports=amount + serial))
+    return b"\x20" + bytes(SolTx([payer], Message([ix], payer.pubkey()), genesis_hash()))
 
 
 def evm_envelope(who: int, nonce: int, kind: str, other: int, amount: int) -> bytes:
@@ -99,6 +126,7 @@ def chain_for(strategy: str, pool: Pool | None = None) -> Chain:
     chain = Chain(MemoryStore(), registry(), VALIDATOR, strategy, pool)
     alloc = [{"id_com": "0x" + s.id_com.hex(), "balance": str(10**12)} for s in SIGNERS]
     alloc += [{"legacy": "evm", "address": a.address, "balance": str(10**12)} for a in EVM_KEYS]
+    alloc += [{"legacy": "svm", "address": str(k.pubkey()), "balance": str(10**12)} for k in SOL_KEYS]
     gen = parse({"chain_id": CHAIN_ID, "timestamp_ms": 0, "alloc": alloc})
     chain.create_genesis(gen.populate, gen.timestamp_ms)
     return chain
@@ -113,7 +141,9 @@ def make_ref(choice: int, who: int) -> t.Ref:
 
 
 op = st.tuples(
-    st.sampled_from(["transfer", "transfer", "approve", "transfer_from", "bad_nonce", "evm_transfer", "evm_erc20", "evm_call"]),
+    st.sampled_from(
+        ["transfer", "transfer", "approve", "transfer_from", "bad_nonce", "evm_transfer", "evm_erc20", "evm_call", "svm_transfer"]
+    ),
     st.integers(0, len(SIGNERS) - 1),  # signer
     st.integers(0, 2),  # reference kind: id_com, derived EVM address, a stranger's address
     st.integers(0, len(SIGNERS) - 1),  # the other party
@@ -126,6 +156,9 @@ def envelopes(ops, nonces: list[int], evm_nonces: list[int] | None = None) -> li
     out = []
     evm_nonces = evm_nonces if evm_nonces is not None else [0, 0, 0]
     for kind, who, ref_kind, other, amount, ctx in ops:
+        if kind == "svm_transfer":
+            out.append(svm_envelope(who, other, amount, len(out) + 7 * sum(nonces)))
+            continue
         if kind.startswith("evm"):
             out.append(evm_envelope(who, evm_nonces[who % 3], kind, other, amount))
             evm_nonces[who % 3] += 1
@@ -300,3 +333,14 @@ def test_an_access_list_that_misses_a_slot_sends_the_block_back_to_sequential():
     par, _ = run("batched", blocks)
     assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
     assert "fallback" in par[1].schedule, par[1].schedule
+
+
+def test_independent_solana_transfers_share_a_batch_without_falling_back():
+    chain = chain_for("batched")
+    for i, key in enumerate(SOL_KEYS):
+        to = Pubkey(H(b"parallel/sol/new/%d" % i))
+        ix = transfer(TransferParams(from_pubkey=key.pubkey(), to_pubkey=to, lamports=10**9))
+        chain.admit(b"\x20" + bytes(SolTx([key], Message([ix], key.pubkey()), Hash(chain.head.hash))))
+    block = chain.produce(100, timestamp_ms=1000)
+    assert all(e.receipt.success for e in block.txs)
+    assert block.schedule["batches"] == [len(SOL_KEYS)] and "fallback" not in block.schedule

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from chain.accounts import bind_identity
-from chain.auth import SCHEME_NAMES, SealedKeys, credential_problem, verify_credential
-from chain.dispatcher import BlockContext, Field, Outcome, Tx
+from chain.accounts import bind_identity, derived_index_keys
+from chain.auth import MULTISIG, SCHEME_NAMES, SealedKeys, auth_slot, credential_problem, verify_credential
+from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
-from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, balance, transfer
-from chain.state import State
+from chain.identity import legacy_id_com
+from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, balance, balance_slot, transfer
+from chain.state import State, reverse_index_key
 
 from . import accounts as acc
 from . import programs as prog
@@ -36,6 +37,8 @@ from .runtime import PROGRAMS, Runtime, b58, rent_transition_ok, run_message
 from .wire import Message, Transaction, parse
 
 RAW_TX, ACE_CALL = 0x20, 0x21
+# programs whose accounts are all the keys they touch (access sets for parallel execution)
+STATIC_PROGRAMS = frozenset((acc.SYSTEM_PROGRAM, prog.MEMO_PROGRAM, prog.MEMO_V1_PROGRAM, prog.COMPUTE_BUDGET_PROGRAM))
 BLOCKHASH_VALIDITY = 150  # blocks a blockhash stays valid (Solana's MAX_PROCESSING_AGE)
 
 # program id -> (instruction data, account pubkeys) -> a line for people; token.py adds SPL's
@@ -211,6 +214,35 @@ class SvmEngine:
             rt.return_data if failure is None else None,
         )
         return Outcome(rt.consumed, output.encode(), [line.encode() for line in rt.logs], failure=failure)
+
+    # -- access sets (chain/parallel.py) -------------------------------------------------------
+    def access(self, tx: Tx, state: State) -> Access | None:
+        """The keys a transaction of the System, Memo and Compute Budget programs may touch, judged
+        against the state before its block, from its declared accounts: for each account its
+        reverse-index entry, its identity's balance, its record and what the ledger views read; written
+        where the account is writable (a new pubkey's legacy identity may be bound then). Any other
+        program, and a multisig ACE signer, makes the transaction global."""
+        stx: SvmTx = tx.body  # type: ignore[assignment]
+        m = stx.message
+        if any(m.keys[ix.program_index] not in STATIC_PROGRAMS for ix in m.instructions):
+            return None
+        reads: set[bytes] = set()
+        writes = {signature_key(stx.processed_mark(tx.envelope))}
+        if stx.ace is not None:
+            if stx.ace.credential.scheme == MULTISIG:
+                return None  # its check reads the members' keys too
+            reads.add(auth_slot(stx.ace.signer))
+            writes.update(key for _tag, _address, key in derived_index_keys(stx.ace.signer))
+        for i, key in enumerate(m.keys):
+            touched = {reverse_index_key("svm", key), acc.record_key(key)}
+            who = stx.ace.signer if stx.ace is not None and i == 0 else acc.identity_of(state, key)
+            if who is None:  # crediting it binds its legacy identity
+                who = legacy_id_com("svm", key)
+                touched.update(k for tag, _a, k in derived_index_keys(who) if tag != "svm")
+            touched.add(balance_slot(NATIVE_MINT, who))
+            (writes if m.is_writable(i) else reads).update(touched)
+            reads.update(k for keys_of in acc.VIEW_KEYS for k in keys_of(key))
+        return Access(frozenset(reads), frozenset(writes))
 
     # -- for people ------------------------------------------------------------------------
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
