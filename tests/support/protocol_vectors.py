@@ -55,6 +55,7 @@ def compute() -> dict[str, str]:
         "genesis_root": build_root(entries).hex(),
         "mint_record_example": MintRecord(1005, 9, bytes(32), "NVM", "n-VM").encode().hex(),
         **native_vectors(),
+        **svm_vectors(),
     }
 
 
@@ -76,6 +77,32 @@ def native_vectors() -> dict[str, str]:
         "native_create_account": signer.create_account().hex(),
         "native_transfer": transfer.hex(),
         "native_transfer_digest": t.digest_of(transfer[:-97]).hex(),
+    }
+
+
+def svm_vectors() -> dict[str, str]:
+    from solders.hash import Hash
+    from solders.keypair import Keypair
+    from solders.message import Message
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import Transaction
+
+    from engines.svm.accounts import record_key
+    from engines.svm.ace import ace_digest, ace_unsigned
+    from engines.svm.engine import signature_key
+    from engines.svm.programs import ACE_PROGRAM
+
+    payer, to = Keypair.from_seed(bytes(range(32))), Keypair.from_seed(bytes(range(1, 33)))
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=to.pubkey(), lamports=10**9))
+    tx = Transaction([payer], Message([ix], payer.pubkey()), Hash(bytes(range(32))))
+    ace_message = bytes(Message([ix], payer.pubkey()))
+    return {
+        "svm_transfer_envelope": (b"\x20" + bytes(tx)).hex(),
+        "svm_transfer_signature": str(tx.signatures[0]),
+        "svm_processed_key": signature_key(bytes(tx.signatures[0])).hex(),
+        "svm_record_key": record_key(bytes(payer.pubkey())).hex(),
+        "svm_ace_program_id": ACE_PROGRAM.hex(),
+        "svm_ace_digest": ace_digest(ace_unsigned(7231053, bytes(32), ace_message)).hex(),
     }
 
 
