@@ -88,7 +88,7 @@ def lamports(state: State, pubkey: bytes) -> int:
 # (state, pubkey) -> the account, if the pubkey is one a program shows as a view of the ledger.
 View = Callable[[State, bytes], Account | None]
 VIEWS: list[View] = []
-# pubkey -> the state keys its view may read (the SVM's access sets must name them)
+# pubkey -> the state keys a view reads to find that the pubkey is not one of its accounts (access sets)
 VIEW_KEYS: list[Callable[[bytes], list[bytes]]] = []
 # Built-in programs and sysvars: pubkey -> (owner, data) — filled in by engines/svm/programs.py.
 FIXED: dict[bytes, Callable[[State], Account]] = {}

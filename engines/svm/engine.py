@@ -219,9 +219,10 @@ class SvmEngine:
     def access(self, tx: Tx, state: State) -> Access | None:
         """The keys a transaction of the System, Memo and Compute Budget programs may touch, judged
         against the state before its block, from its declared accounts: for each account its
-        reverse-index entry, its identity's balance, its record and what the ledger views read; written
-        where the account is writable (a new pubkey's legacy identity may be bound then). Any other
-        program, and a multisig ACE signer, makes the transaction global."""
+        reverse-index entry, its identity's balance, its record and what the ledger views read to see it
+        is none of theirs; written where the account is writable (a new pubkey's legacy identity may be
+        bound then). Any other program, an account that is a ledger view (a mint, a token account), and
+        a multisig ACE signer make the transaction global."""
         stx: SvmTx = tx.body  # type: ignore[assignment]
         m = stx.message
         if any(m.keys[ix.program_index] not in STATIC_PROGRAMS for ix in m.instructions):
@@ -234,6 +235,8 @@ class SvmEngine:
             reads.add(auth_slot(stx.ace.signer))
             writes.update(key for _tag, _address, key in derived_index_keys(stx.ace.signer))
         for i, key in enumerate(m.keys):
+            if any(view(state, key) is not None for view in acc.VIEWS):
+                return None  # a mint or token account: its view reads depend on what it holds
             touched = {reverse_index_key("svm", key), acc.record_key(key)}
             who = stx.ace.signer if stx.ace is not None and i == 0 else acc.identity_of(state, key)
             if who is None:  # crediting it binds its legacy identity
