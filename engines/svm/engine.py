@@ -33,7 +33,7 @@ from .ace import AceEnvelope, read_envelope
 from .errors import SvmError
 from .fees import Budget, budget
 from .receipt import SvmOutput, TokenBalance
-from .runtime import PROGRAMS, Runtime, b58, rent_transition_ok, run_message
+from .runtime import PROGRAMS, Runtime, accounts_of, b58, rent_transition_ok, run_message
 from .wire import Message, Transaction, parse
 
 RAW_TX, ACE_CALL = 0x20, 0x21
@@ -45,11 +45,6 @@ BLOCKHASH_VALIDITY = 150  # blocks a blockhash stays valid (Solana's MAX_PROCESS
 DESCRIBERS: dict[bytes, Callable[[bytes, list[bytes]], str]] = {}
 # (state, account keys) -> the token balances among them (token.py registers SPL's)
 TOKEN_BALANCES: list[Callable[[State, tuple[bytes, ...]], list[TokenBalance]]] = []
-
-
-def _shown_lamports(state: State, pubkey: bytes) -> int:
-    info = acc.account_info(state, pubkey)  # a program account shows Solana's 1 lamport
-    return 0 if info is None else info.lamports
 
 
 def token_balances(state: State, keys: tuple[bytes, ...]) -> list[TokenBalance]:
@@ -194,21 +189,23 @@ class SvmEngine:
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         stx: SvmTx = tx.body  # type: ignore[assignment]
         keys = stx.message.keys
-        pre = [_shown_lamports(state, k) for k in keys]
+        before = accounts_of(state, keys)
+        pre = [0 if a is None else a.lamports for a in before]
         pre[0] += stx.budget.fee  # Solana's preBalances are before the fee
         token_pre = token_balances(state, keys)
         rt = Runtime(state, stx.budget.limit, ctx.height, ctx.timestamp_ms // 1000)
         snap = state.snapshot()
         failure = None
         try:
-            run_message(rt, stx.message)
+            after = run_message(rt, stx.message, before)
             state.commit(snap)
         except SvmError as e:
             state.revert(snap)
             failure = (e.code, e.message)
+            after = accounts_of(state, keys)
         output = SvmOutput(
             pre,
-            [_shown_lamports(state, k) for k in keys],
+            [0 if a is None else a.lamports for a in after],
             token_pre,
             token_balances(state, keys),
             rt.return_data if failure is None else None,

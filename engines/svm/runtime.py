@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import base58
 
@@ -58,6 +59,7 @@ def register(program_id: bytes, name: str, builtin: bool) -> Callable[[Program],
     return wrap
 
 
+@lru_cache(maxsize=4096)  # program ids and a block's accounts come back again and again
 def b58(data: bytes) -> str:
     return base58.b58encode(data).decode()
 
@@ -98,18 +100,19 @@ class Runtime:
             self.log(f"Program {pid} failed: Unsupported program id")
             raise ProgramError("UnsupportedProgramId", f"{pid} is not a program this devnet runs")
         before = self.consumed
+        available = self.limit - before  # Solana's "consumed X of Y": Y is what was left when the program was invoked
         try:
             out = info.run(Invocation(self, program_id, metas, data, depth))
         except ProgramError as e:
             if not info.builtin:
-                self.log(f"Program {pid} consumed {self.consumed - before} of {self.limit} compute units")
+                self.log(f"Program {pid} consumed {self.consumed - before} of {available} compute units")
             self.log(f"Program {pid} failed: {_error_text(e)}")
             raise
-        if out is not None:
+        if not info.builtin:
+            self.log(f"Program {pid} consumed {self.consumed - before} of {available} compute units")
+        if out is not None:  # Solana logs it after the units consumed, before "success"
             self.return_data = (program_id, out)
             self.log(f"Program return: {pid} {base64.b64encode(out).decode()}")
-        if not info.builtin:
-            self.log(f"Program {pid} consumed {self.consumed - before} of {self.limit} compute units")
         self.log(f"Program {pid} success")
 
     # -- lamports ---------------------------------------------------------------------------
@@ -183,9 +186,8 @@ def _error_text(e: ProgramError) -> str:
 
 
 # -- the whole message ---------------------------------------------------------------------------
-def _rent_state(state: State, pubkey: bytes) -> tuple[str, int, int]:
+def rent_state(info: acc.Account | None) -> tuple[str, int, int]:
     """("uninitialized" | "exempt" | "paying", lamports, data size), as Solana's RentState."""
-    info = acc.account_info(state, pubkey)
     if info is None or info.lamports == 0:
         return "uninitialized", 0, 0 if info is None else info.space
     if info.lamports >= acc.rent_exempt_minimum(info.space):
@@ -200,20 +202,25 @@ def rent_transition_ok(pre: tuple[str, int, int], post: tuple[str, int, int]) ->
     return pre[0] == "paying" and pre[2] == post[2] and post[1] <= pre[1]
 
 
-def run_message(rt: Runtime, message: Message) -> None:
-    """Every instruction in order; raises SvmError (the caller reverts the state)."""
-    keys = message.keys
-    writable = [i for i in range(len(keys)) if message.is_writable(i)]
-    before = {i: _rent_state(rt.state, keys[i]) for i in writable}
+def accounts_of(state: State, keys: tuple[bytes, ...]) -> list[acc.Account | None]:
+    return [acc.account_info(state, key) for key in keys]
+
+
+def run_message(rt: Runtime, message: Message, before: list[acc.Account | None]) -> list[acc.Account | None]:
+    """Every instruction in order, then the rent check of every writable account against `before` (the
+    accounts as the transaction found them); the accounts after. Raises SvmError (the caller reverts)."""
+    keys, writable = message.keys, message.writable
     for index, ix in enumerate(message.instructions):
-        metas = [Meta(keys[a], message.is_signer(a), message.is_writable(a)) for a in ix.accounts]
+        metas = [Meta(keys[a], a < message.required, writable[a]) for a in ix.accounts]
         try:
             rt.invoke(keys[ix.program_index], metas, ix.data)
         except ProgramError as e:
             raise InstructionFailed(index, e.error, e.detail) from None
-    for i in writable:
-        if not rent_transition_ok(before[i], _rent_state(rt.state, keys[i])):
+    after = accounts_of(rt.state, keys)
+    for i, is_writable in enumerate(writable):
+        if is_writable and not rent_transition_ok(rent_state(before[i]), rent_state(after[i])):
             raise SvmError(
                 {"InsufficientFundsForRent": {"account_index": i}},
                 f"Transaction results in an account ({i}) with insufficient funds for rent",
             )
+    return after

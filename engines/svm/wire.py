@@ -109,16 +109,17 @@ class Message:
         return i < self.required
 
     @cached_property
-    def program_indexes(self) -> frozenset[int]:
-        return frozenset(ix.program_index for ix in self.instructions)
+    def writable(self) -> tuple[bool, ...]:
+        """Each key's writable flag: the header's, demoted for invoked programs and reserved accounts as Solana does."""
+        programs = {ix.program_index for ix in self.instructions}
+        n, signed_rw = len(self.keys), self.required - self.readonly_signed
+        return tuple(
+            (i < signed_rw if i < self.required else i < n - self.readonly_unsigned) and i not in programs and key not in RESERVED
+            for i, key in enumerate(self.keys)
+        )
 
     def is_writable(self, i: int) -> bool:
-        """The header's flag, demoted for invoked programs and reserved accounts as Solana does."""
-        if i < self.required:
-            header = i < self.required - self.readonly_signed
-        else:
-            header = i < len(self.keys) - self.readonly_unsigned
-        return header and i not in self.program_indexes and self.keys[i] not in RESERVED
+        return self.writable[i]
 
 
 @dataclass(frozen=True)
