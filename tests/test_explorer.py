@@ -326,3 +326,21 @@ def test_a_faucet_request_that_sends_nothing_does_not_count_against_the_limits(c
     with producing(node):
         ok = client.post("/api/v1/faucet", {"address": target}, content_type="application/json")
     assert ok.status_code == 202, ok.content  # neither the address nor the client (limit 1) was used up
+
+
+def test_identity_page_shows_the_spl_token_account_of_each_user_mint(client, node, busy):
+    from solders.pubkey import Pubkey
+    from spl.token.instructions import get_associated_token_address
+
+    from chain.identity import vm_address
+    from engines.native.engine import user_mint_id
+
+    s = busy["signer"]
+    produce(node, s.envelope(t.CREATE_MINT, 2, decimals=6, symbol="USD", name="dollar"))
+    mint = user_mint_id(s.id_com, 2)
+    produce(node, s.envelope(t.MINT_TO, 3, mint=mint, to=t.Ref(t.REF_ID_COM, s.id_com), amount=1_250_000))
+    ata = get_associated_token_address(Pubkey(vm_address(s.id_com, "svm")), Pubkey(mint))  # spl-token's own derivation
+    body = text(client.get(f"/identity/0x{s.id_com.hex()}"))
+    assert 'data-testid="spl-token-account"' in body and str(ata) in body
+    usd = next(b for b in client.get(f"/api/v1/identity/0x{s.id_com.hex()}").json()["balances"] if b["symbol"] == "USD")
+    assert usd["views"]["svm"] == {"unit": "USD base unit", "amount": "1250000", "token_account": str(ata)}

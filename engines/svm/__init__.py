@@ -9,7 +9,9 @@ from nacl.signing import SigningKey
 from chain.auth import SealedKeys
 
 from . import ace as _ace  # noqa: F401  (registers the ACE program)
+from . import ata as _ata  # noqa: F401  (registers the Associated Token Account program)
 from . import programs as _programs  # noqa: F401  (registers the built-in programs)
+from . import token as _token  # noqa: F401  (registers SPL Token and its views of the ledger)
 from .engine import SvmEngine
 
 

@@ -14,6 +14,7 @@ from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE, 
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, head
+from engines.svm.token import ata_address
 
 TEXT = {"evm": evm_text, "svm": svm_text, "tron": tron_text}
 
@@ -68,6 +69,7 @@ def identity_payload(text: str) -> dict[str, Any]:
         own = legacy[1] if legacy is not None and legacy[0] == tag else None
         addresses[tag] = address_text(tag, own if own is not None else derived[tag])
 
+    svm_owner = legacy[1] if legacy is not None and legacy[0] == "svm" else derived["svm"]
     mints = [NATIVE_MINT] + [bytes(k) for k in m.MintIndex.objects.exclude(mint=NATIVE_MINT).values_list("mint", flat=True)]
     keys = [mint_slot(x) for x in mints] + [balance_slot(x, id_com) for x in mints] + [dust_slot(id_com)]
     keys += [auth.auth_slot(id_com), auth.nonce_slot(id_com)]
@@ -101,6 +103,8 @@ def identity_payload(text: str) -> dict[str, Any]:
             entry["views"] = {
                 vm: {"unit": f"{rec.symbol} base unit", "amount": str(base)} for vm in ("native", "evm", "svm", "tron")
             }
+            # the SPL view: this identity's associated token account for the mint holds the same balance
+            entry["views"]["svm"]["token_account"] = svm_text(ata_address(svm_owner, mint))
         if base or mint == NATIVE_MINT:
             balances.append(entry)
 

@@ -93,6 +93,10 @@ SCHEMAS: dict[str, Any] = {
                                     "amount": {"type": "string", "description": "in that unit, exactly"},
                                     "whole_unit": {"type": "string", "description": "the native token: ETH, SOL, BTC, TRX"},
                                     "whole": {"type": "string", "description": "the amount in the whole unit"},
+                                    "token_account": {
+                                        "type": "string",
+                                        "description": "SVM view of a user mint: the associated token account (base58)",
+                                    },
                                 },
                             },
                         },
