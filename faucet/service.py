@@ -95,7 +95,8 @@ def _open_account(me: AceSigner, store: SqlStore, chain_id: int) -> None:
         time.sleep(0.05)
 
 
-def drip(address: str, client: str) -> Drip:
+def drip(address: str, client: str, amount: int | None = None) -> Drip:
+    """Send `amount` base units (NVM_FAUCET_AMOUNT by default) to the address, within the rate limits."""
     text = (address or "").strip()
     if not text:
         raise FaucetError("missing_address", "give an address of any VM (0x…, base58, bcrt1…, T…) or an id_com")
@@ -113,7 +114,7 @@ def drip(address: str, client: str) -> Drip:
         cache.delete(address_key)  # this address got nothing
         raise
     try:
-        return _send(text, parsed.text, to)
+        return _send(text, parsed.text, to, settings.NVM_FAUCET_AMOUNT if amount is None else amount)
     except Exception:
         # Nothing was sent: the request does not count against the address or the client.
         cache.delete(address_key)
@@ -124,8 +125,7 @@ def drip(address: str, client: str) -> Drip:
         raise
 
 
-def _send(text: str, shown: str, to: t.Ref) -> Drip:
-    amount = settings.NVM_FAUCET_AMOUNT
+def _send(text: str, shown: str, to: t.Ref, amount: int) -> Drip:
     me = signer()
     with _serialised():
         entries = SqlEntries()

@@ -1,6 +1,6 @@
 """Settings, read from the environment (DESIGN.md "Running it").
 
-Embedded default: a SQLite file in NVM_HOME, local-memory cache, in-memory channel layer.
+Embedded default: a SQLite file in NVM_HOME, a file cache there (rate limits), in-memory channel layer.
 DATABASE_URL switches to PostgreSQL (psycopg 3), REDIS_URL to Redis for cache and channel
 layer, CELERY_BROKER_URL to Celery workers.
 """
@@ -89,7 +89,9 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}, "pages": PAGE_CACHE}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "pages": PAGE_CACHE}
+    # Files in NVM_HOME: the faucet's rate limits must hold across every web process of the devnet.
+    FILE_CACHE = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(NVM_HOME / "cache")}
+    CACHES = {"default": FILE_CACHE, "pages": PAGE_CACHE}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

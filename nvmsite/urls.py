@@ -5,11 +5,13 @@ from explorer.views import not_found as explorer_not_found
 from faucet import views as faucet
 from rpc.eth.views import eth_rpc
 from rpc.native import views as native
+from rpc.solana.views import solana_rpc
 
 urlpatterns = [
     path("api/v1/faucet", faucet.api),
     path("api/v1/", include("rpc.native.urls")),
     path("rpc/eth", eth_rpc),
+    path("rpc/solana", solana_rpc),
     path("faucet/", faucet.page),
     path("", include("explorer.urls")),
 ]

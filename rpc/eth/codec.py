@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# EIP-1474 error codes
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
+from rpc.jsonrpc import INVALID_PARAMS
+from rpc.jsonrpc import RpcError as RpcError  # JSON-RPC's error object, as this dialect's modules import it
+
+# EIP-1474 error codes beyond JSON-RPC's own (rpc/jsonrpc.py)
 INVALID_INPUT = -32000  # geth's code for a refused transaction and other failed requests
 RESOURCE_NOT_FOUND = -32001
 LIMIT_EXCEEDED = -32005
@@ -23,18 +21,6 @@ EXECUTION_REVERTED = 3  # geth: eth_call / eth_estimateGas hit REVERT; `data` ho
 
 UINT256_MAX = 2**256 - 1
 BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
-
-
-class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data = code, message, data
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            out["data"] = self.data
-        return out
 
 
 def invalid(message: str) -> RpcError:

@@ -6,10 +6,7 @@ JSON-RPC error objects.
 
 from __future__ import annotations
 
-import inspect
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from eth_hash.auto import keccak
@@ -28,6 +25,7 @@ from chain.store.sql import HeadCachedEntries, consistent_reads
 from engines.evm.accounts import SharedAccounts
 from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, RAW_TX, EvmEngine
 from nvmsite.node import admit_to_mempool
+from rpc.jsonrpc import METHOD_NOT_FOUND, Methods
 from rpc.native.identity import identity_payload
 from rpc.native.views import _registry
 
@@ -60,34 +58,18 @@ MEMPOOL_SCAN = 20_000  # pending transactions looked at for a pending nonce
 SUGGESTED_TIP_WEI = 0
 
 
-@dataclass(frozen=True)
-class Method:
-    fn: Callable[..., Any]
-    least: int
-    most: int
+def _not_found(name: str) -> RpcError:
+    return RpcError(METHOD_NOT_FOUND, f"the method {name} does not exist/is not available")
 
 
-METHODS: dict[str, Method] = {}
+def _arity(name: str, least: int, most: int, got: int) -> RpcError:
+    expected = str(least) if least == most else f"{least} to {most}"
+    return invalid(f"{name} takes {expected} params, got {got}")
 
 
-def rpc(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        params = inspect.signature(fn).parameters.values()
-        least = sum(1 for p in params if p.default is inspect.Parameter.empty)
-        METHODS[name] = Method(fn, least, len(params))
-        return fn
-
-    return register
-
-
-def call_method(name: str, params: list[Any]) -> Any:
-    method = METHODS.get(name)
-    if method is None:
-        raise RpcError(-32601, f"the method {name} does not exist/is not available")
-    if not method.least <= len(params) <= method.most:
-        expected = str(method.least) if method.least == method.most else f"{method.least} to {method.most}"
-        raise invalid(f"{name} takes {expected} params, got {len(params)}")
-    return method.fn(*params)
+METHODS = Methods(_not_found, _arity)
+rpc = METHODS.register
+call_method = METHODS.call
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def svm_vectors() -> dict[str, str]:
     from solders.hash import Hash
     from solders.keypair import Keypair
     from solders.message import Message
+    from solders.signature import Signature
     from solders.system_program import TransferParams, transfer
     from solders.transaction import Transaction
 
@@ -91,6 +92,7 @@ def svm_vectors() -> dict[str, str]:
     from engines.svm.ace import ace_digest, ace_unsigned
     from engines.svm.engine import signature_key
     from engines.svm.programs import ACE_PROGRAM
+    from rpc.solana.chaindata import native_signature
 
     payer, to = Keypair.from_seed(bytes(range(32))), Keypair.from_seed(bytes(range(1, 33)))
     ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=to.pubkey(), lamports=10**9))
@@ -103,8 +105,15 @@ def svm_vectors() -> dict[str, str]:
         "svm_record_key": record_key(bytes(payer.pubkey())).hex(),
         "svm_ace_program_id": ACE_PROGRAM.hex(),
         "svm_ace_digest": ace_digest(ace_unsigned(7231053, bytes(32), ace_message)).hex(),
+        "svm_native_signature": str(Signature(native_signature(bytes(range(32))))),
     }
 
 
 if __name__ == "__main__":
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nvmsite.settings")
+    django.setup()
     print(json.dumps(compute(), indent=2))
