@@ -774,3 +774,92 @@ def test_native_transfers_and_ace_calls_have_native_signatures(client, settings,
         assert str(wire.signatures[0]) == drip_sig  # the wire form carries the native signature
     finally:
         views._registry.cache_clear()
+
+
+def test_spl_transfers_delegation_and_close_through_the_client(url):
+    """The token life of a wallet as solana-py's client drives it: mint, transfer, transfer-checked, approve and
+    a delegate's transfer, revoke, close — each balance read back through the RPC."""
+    mint, bob, carol = Keypair(), Keypair(), Keypair()
+    send_and_confirm(url, signed(url, [pay(10 * SOL, bob.pubkey()), pay(10 * SOL, carol.pubkey())]))
+    alice_ata, bob_ata = (spl.get_associated_token_address(k.pubkey(), mint.pubkey()) for k in (ALICE, bob))
+    rent = call(url, lambda c: c.get_minimum_balance_for_rent_exemption(82)).value
+    key, me = mint.pubkey(), ALICE.pubkey()
+    create = CreateAccountParams(from_pubkey=me, to_pubkey=key, lamports=rent, space=82, owner=TOKEN_PROGRAM_ID)
+    send_and_confirm(
+        url,
+        signed(
+            url,
+            [
+                create_account(create),
+                spl.initialize_mint(
+                    spl_models.InitializeMintParams(decimals=2, mint=key, mint_authority=me, program_id=TOKEN_PROGRAM_ID)
+                ),
+                spl.create_associated_token_account(me, me, key),
+                spl.create_associated_token_account(me, bob.pubkey(), key),
+                spl.mint_to(
+                    spl_models.MintToParams(
+                        program_id=TOKEN_PROGRAM_ID, mint=key, dest=alice_ata, mint_authority=me, amount=10_000
+                    )
+                ),
+            ],
+            (ALICE, mint),
+        ),
+    )
+
+    def amount(account: Pubkey) -> int:
+        return int(call(url, lambda c: c.get_token_account_balance(account)).value.amount)
+
+    plain = spl_models.TransferParams(program_id=TOKEN_PROGRAM_ID, source=alice_ata, dest=bob_ata, owner=me, amount=1_000)
+    send_and_confirm(url, signed(url, [spl.transfer(plain)]))
+    checked = spl_models.TransferCheckedParams(
+        program_id=TOKEN_PROGRAM_ID, source=alice_ata, mint=key, dest=bob_ata, owner=me, amount=250, decimals=2
+    )
+    send_and_confirm(url, signed(url, [spl.transfer_checked(checked)]))
+    assert (amount(alice_ata), amount(bob_ata)) == (8_750, 1_250)
+
+    approve = spl_models.ApproveParams(
+        program_id=TOKEN_PROGRAM_ID, source=alice_ata, delegate=carol.pubkey(), owner=me, amount=500
+    )
+    send_and_confirm(url, signed(url, [spl.approve(approve)]))
+    parsed = call(url, lambda c: c.get_account_info_json_parsed(alice_ata)).value.data.parsed["info"]
+    assert parsed["delegate"] == str(carol.pubkey()) and parsed["delegatedAmount"]["amount"] == "500"
+    by_delegate = spl_models.TransferParams(
+        program_id=TOKEN_PROGRAM_ID, source=alice_ata, dest=bob_ata, owner=carol.pubkey(), amount=300
+    )
+    send_and_confirm(url, signed(url, [spl.transfer(by_delegate)], (carol,)))  # Carol pays the fee and signs as delegate
+    assert (amount(alice_ata), amount(bob_ata)) == (8_450, 1_550)
+    over = spl_models.TransferParams(
+        program_id=TOKEN_PROGRAM_ID, source=alice_ata, dest=bob_ata, owner=carol.pubkey(), amount=201
+    )
+    refused = error(url, "sendTransaction", b64(signed(url, [spl.transfer(over)], (carol,))), {"encoding": "base64"})
+    assert refused["data"]["err"] == {"InstructionError": [0, {"Custom": 1}]}  # TokenError::InsufficientFunds: 200 left
+    send_and_confirm(
+        url, signed(url, [spl.revoke(spl_models.RevokeParams(program_id=TOKEN_PROGRAM_ID, account=alice_ata, owner=me))])
+    )
+    parsed = call(url, lambda c: c.get_account_info_json_parsed(alice_ata)).value.data.parsed["info"]
+    assert "delegate" not in parsed
+
+    # Bob empties his account and closes it: its rent comes back to him, the account is gone
+    back = spl_models.TransferParams(
+        program_id=TOKEN_PROGRAM_ID, source=bob_ata, dest=alice_ata, owner=bob.pubkey(), amount=1_550
+    )
+    close = spl_models.CloseAccountParams(program_id=TOKEN_PROGRAM_ID, account=bob_ata, dest=bob.pubkey(), owner=bob.pubkey())
+    before = balance(url, bob.pubkey())
+    send_and_confirm(url, signed(url, [spl.transfer(back), spl.close_account(close)], (bob,)))
+    assert call(url, lambda c: c.get_account_info(bob_ata)).value is None
+    assert balance(url, bob.pubkey()) == before + 2_039_280 - FEE
+    assert amount(alice_ata) == 10_000 and int(call(url, lambda c: c.get_token_supply(key)).value.amount) == 10_000
+
+
+def test_a_missing_signature_is_refused_and_writes_nothing(url):
+    other = Keypair()
+    needs_two = signed(url, [pay(SOL, other.pubkey()), pay(1, ALICE.pubkey(), source=other)], (ALICE, other))
+    raw = bytearray(bytes(needs_two))
+    raw[1 + 64 : 1 + 128] = bytes(64)  # the second signer never signed: a wallet's empty slot
+    before = balance(url, ALICE.pubkey())
+    refused = error(url, "sendTransaction", base64.b64encode(bytes(raw)).decode(), {"encoding": "base64"})
+    assert refused == {"code": -32003, "message": "Transaction signature verification failure"}
+    one_short = bytes([1]) + bytes(raw[1:65]) + bytes(raw[1 + 128 :])  # one signature for a message that requires two
+    refused = error(url, "sendTransaction", base64.b64encode(one_short).decode(), {"encoding": "base64"})
+    assert refused == {"code": -32602, "message": "invalid transaction: 1 signatures for a message that requires 2"}
+    assert balance(url, ALICE.pubkey()) == before and balance(url, other.pubkey()) == 0
