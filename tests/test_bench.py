@@ -68,3 +68,13 @@ Requests/sec:    810.41
     assert (r["requests"], r["requests_per_s"], r["non_2xx"], r["socket_errors"]) == (8156, 810.41, 7, 3)
     with pytest.raises(BenchError):
         parse_wrk("unable to connect to 127.0.0.1:8000 Connection refused")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cross_vm_bench_runs_the_mix_in_memory_and_on_sql_to_one_root():
+    from bench import cross_vm
+
+    mem = cross_vm.run_with(MemoryStore(), txs=200, senders=20, block_txs=70)
+    sql = cross_vm.run_with(SqlStore(), txs=200, senders=20, block_txs=70)
+    assert mem["txs"] == 200 and mem["blocks"] == 3 and mem["mix"] == list(cross_vm.KINDS)
+    assert mem["state_root"] == sql["state_root"]  # the same blocks, in memory or in the database
