@@ -4,6 +4,7 @@ Solana blocks with conflicts, failures, new addresses, allowances and context ta
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 
 import hypothesis.strategies as st
@@ -17,15 +18,19 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction as SolTx
+from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token.instructions import create_idempotent_associated_token_account, get_associated_token_address, transfer_checked
+from spl.token.models import TransferCheckedParams
 
 from chain.dispatcher import Access, Registry
 from chain.genesis import parse
 from chain.hashing import H
-from chain.identity import erc20_address, vm_address
-from chain.ledger import NATIVE_MINT
+from chain.identity import erc20_address, legacy_id_com, vm_address
+from chain.ledger import NATIVE_MINT, MintRecord, credit, put_mint
 from chain.memstore import MemoryStore
 from chain.node import Chain
 from chain.parallel import Pool, batch_schedule, run_work, shard_of, shard_schedule
+from chain.state import State
 from engines.evm import make_engine as evm_engine
 from engines.evm.engine import BASE_FEE_WEI
 from engines.native import make_engine
@@ -39,7 +44,7 @@ SIGNERS = [AceSigner(rev, CHAIN_ID) for rev in REVS]
 STRANGERS = [bytes([0xAB, i]) * 10 for i in range(4)]  # EVM addresses no one has used yet
 CONTEXTS = [bytes([c]) * 16 for c in range(3)]
 VALIDATOR = SigningKey(H(b"parallel/validator"))
-SOL_KEYS = [Keypair.from_seed(H(b"parallel/sol/%d" % i)) for i in range(3)]
+SOL_KEYS = [Keypair.from_seed(H(b"parallel/sol/%d" % i)) for i in range(4)]
 SOL_STRANGERS = [Pubkey(H(b"parallel/sol/stranger/%d" % i)) for i in range(3)]
 
 
@@ -122,14 +127,49 @@ def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
     return Pool(send, workers, min_group=2)
 
 
+SERIALS = itertools.count()
+TOKEN_MINT = H(b"parallel/token")  # a ledger mint the Solana wallets hold, moved by SPL TransferChecked
+
+
 def chain_for(strategy: str, pool: Pool | None = None) -> Chain:
     chain = Chain(MemoryStore(), registry(), VALIDATOR, strategy, pool)
     alloc = [{"id_com": "0x" + s.id_com.hex(), "balance": str(10**12)} for s in SIGNERS]
     alloc += [{"legacy": "evm", "address": a.address, "balance": str(10**12)} for a in EVM_KEYS]
     alloc += [{"legacy": "svm", "address": str(k.pubkey()), "balance": str(10**12)} for k in SOL_KEYS]
     gen = parse({"chain_id": CHAIN_ID, "timestamp_ms": 0, "alloc": alloc})
-    chain.create_genesis(gen.populate, gen.timestamp_ms)
+
+    def populate(state: State) -> None:
+        gen.populate(state)
+        put_mint(state, TOKEN_MINT, MintRecord(len(SOL_KEYS) * 10**12, 9, bytes(32), "TOK", "token"))
+        for key in SOL_KEYS:
+            credit(state, TOKEN_MINT, legacy_id_com("svm", bytes(key.pubkey())), 10**12)
+
+    chain.create_genesis(populate, gen.timestamp_ms)
     return chain
+
+
+def sol_setup() -> list[bytes]:
+    """Each Solana wallet creates its token account (the ATA program), so SPL transfers can land."""
+    out = []
+    for key in SOL_KEYS:
+        ix = create_idempotent_associated_token_account(key.pubkey(), key.pubkey(), Pubkey(TOKEN_MINT))
+        out.append(b"\x20" + bytes(SolTx([key], Message([ix], key.pubkey()), genesis_hash())))
+    return out
+
+
+def spl_envelope(who: int, other: int, amount: int, serial: int) -> bytes:
+    payer, dest = SOL_KEYS[who % len(SOL_KEYS)], SOL_KEYS[other % len(SOL_KEYS)]
+    mint = Pubkey(TOKEN_MINT)
+    params = TransferCheckedParams(
+        program_id=TOKEN_PROGRAM_ID,
+        source=get_associated_token_address(payer.pubkey(), mint),
+        mint=mint,
+        dest=get_associated_token_address(dest.pubkey(), mint),
+        owner=payer.pubkey(),
+        amount=amount + serial,
+        decimals=9,
+    )
+    return b"\x20" + bytes(SolTx([payer], Message([transfer_checked(params)], payer.pubkey()), genesis_hash()))
 
 
 def make_ref(choice: int, who: int) -> t.Ref:
@@ -142,7 +182,18 @@ def make_ref(choice: int, who: int) -> t.Ref:
 
 op = st.tuples(
     st.sampled_from(
-        ["transfer", "transfer", "approve", "transfer_from", "bad_nonce", "evm_transfer", "evm_erc20", "evm_call", "svm_transfer"]
+        [
+            "transfer",
+            "transfer",
+            "approve",
+            "transfer_from",
+            "bad_nonce",
+            "evm_transfer",
+            "evm_erc20",
+            "evm_call",
+            "svm_transfer",
+            "spl_transfer",
+        ]
     ),
     st.integers(0, len(SIGNERS) - 1),  # signer
     st.integers(0, 2),  # reference kind: id_com, derived EVM address, a stranger's address
@@ -156,8 +207,9 @@ def envelopes(ops, nonces: list[int], evm_nonces: list[int] | None = None) -> li
     out = []
     evm_nonces = evm_nonces if evm_nonces is not None else [0, 0, 0]
     for kind, who, ref_kind, other, amount, ctx in ops:
-        if kind == "svm_transfer":
-            out.append(svm_envelope(who, other, amount, len(out) + 7 * sum(nonces)))
+        if kind in ("svm_transfer", "spl_transfer"):
+            make = svm_envelope if kind == "svm_transfer" else spl_envelope
+            out.append(make(who, other, amount, next(SERIALS)))  # no two Solana transfers alike, across blocks
             continue
         if kind.startswith("evm"):
             out.append(evm_envelope(who, evm_nonces[who % 3], kind, other, amount))
@@ -204,7 +256,7 @@ def fingerprint(block):
 def test_every_strategy_gives_the_sequential_block(blocks_ops):
     nonces = [1] * len(SIGNERS)  # nonce 0 opens each account
     evm_nonces = [0] * len(EVM_KEYS)
-    setup = [s.create_account() for s in SIGNERS]
+    setup = [s.create_account() for s in SIGNERS] + sol_setup()
     blocks = [setup] + [envelopes(ops, nonces, evm_nonces) for ops in blocks_ops]
     seq, _ = run("sequential", blocks)
     for strategy, pool in (
@@ -344,3 +396,16 @@ def test_independent_solana_transfers_share_a_batch_without_falling_back():
     block = chain.produce(100, timestamp_ms=1000)
     assert all(e.receipt.success for e in block.txs)
     assert block.schedule["batches"] == [len(SOL_KEYS)] and "fallback" not in block.schedule
+
+
+def test_independent_spl_transfers_share_a_batch_without_falling_back():
+    chain = chain_for("batched")
+    for env in sol_setup():
+        chain.admit(env)
+    chain.produce(100, timestamp_ms=1000)
+    n = len(SOL_KEYS)
+    for i in range(0, n - 1, 2):  # disjoint pairs: i pays i+1
+        chain.admit(spl_envelope(i, i + 1, 10**6, 0))
+    block = chain.produce(100, timestamp_ms=2000)
+    assert block.txs and all(e.receipt.success for e in block.txs)
+    assert block.schedule["batches"] == [len(block.txs)] and "fallback" not in block.schedule

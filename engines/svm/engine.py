@@ -12,8 +12,9 @@ Solana's `TransactionError` as its code and the program logs (docs/PROTOCOL.md �
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
@@ -25,6 +26,7 @@ from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
 from chain.identity import legacy_id_com
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, balance, balance_slot, transfer
+from chain.parallel import RecordingState
 from chain.state import State, reverse_index_key
 
 from . import accounts as acc
@@ -37,6 +39,7 @@ from .runtime import PROGRAMS, Runtime, accounts_of, b58, rent_transition_ok, ru
 from .wire import Message, Transaction, parse
 
 RAW_TX, ACE_CALL = 0x20, 0x21
+ACCESS_TRIAL = BlockContext(0, 0, 0, bytes(32))  # the context of the trial run that finds an access set
 # programs whose accounts are all the keys they touch (access sets for parallel execution)
 STATIC_PROGRAMS = frozenset((acc.SYSTEM_PROGRAM, prog.MEMO_PROGRAM, prog.MEMO_V1_PROGRAM, prog.COMPUTE_BUDGET_PROGRAM))
 BLOCKHASH_VALIDITY = 150  # blocks a blockhash stays valid (Solana's MAX_PROCESSING_AGE)
@@ -214,16 +217,16 @@ class SvmEngine:
 
     # -- access sets (chain/parallel.py) -------------------------------------------------------
     def access(self, tx: Tx, state: State) -> Access | None:
-        """The keys a transaction of the System, Memo and Compute Budget programs may touch, judged
-        against the state before its block, from its declared accounts: for each account its
-        reverse-index entry, its identity's balance, its record and what the ledger views read to see it
-        is none of theirs; written where the account is writable (a new pubkey's legacy identity may be
-        bound then). Any other program, an account that is a ledger view (a mint, a token account), and
-        a multisig ACE signer make the transaction global."""
+        """The keys the transaction may touch, judged against the state before its block, from its
+        declared accounts. For each account: its reverse-index entry, its identity's balance, its record
+        and what the ledger views read — written where the account is writable (a new pubkey's legacy
+        identity may be bound then). Instructions of the System, Memo and Compute Budget programs touch
+        nothing else. Others (SPL Token, the ATA and ACE programs) touch what their accounts hold — a token
+        account's holder balance, its mint, a delegate's allowance: those keys are found by running the
+        instructions once over the state (the block checks that the transaction kept to them, or runs
+        sequentially). A multisig ACE signer makes the transaction global."""
         stx: SvmTx = tx.body  # type: ignore[assignment]
         m = stx.message
-        if any(m.keys[ix.program_index] not in STATIC_PROGRAMS for ix in m.instructions):
-            return None
         reads: set[bytes] = set()
         writes = {signature_key(stx.processed_mark(tx.envelope))}
         if stx.ace is not None:
@@ -231,9 +234,10 @@ class SvmEngine:
                 return None  # its check reads the members' keys too
             reads.add(auth_slot(stx.ace.signer))
             writes.update(key for _tag, _address, key in derived_index_keys(stx.ace.signer))
+        static = all(m.keys[ix.program_index] in STATIC_PROGRAMS for ix in m.instructions)
         for i, key in enumerate(m.keys):
-            if any(view(state, key) is not None for view in acc.VIEWS):
-                return None  # a mint or token account: its view reads depend on what it holds
+            if static and any(view(state, key) is not None for view in acc.VIEWS):
+                static = False  # a mint or token account: what its view reads depends on what it holds
             touched = {reverse_index_key("svm", key), acc.record_key(key)}
             who = stx.ace.signer if stx.ace is not None and i == 0 else acc.identity_of(state, key)
             if who is None:  # crediting it binds its legacy identity
@@ -242,6 +246,15 @@ class SvmEngine:
             touched.add(balance_slot(NATIVE_MINT, who))
             (writes if m.is_writable(i) else reads).update(touched)
             reads.update(k for keys_of in acc.VIEW_KEYS for k in keys_of(key))
+        if not static:
+            trial = RecordingState(cast(Mapping[bytes, bytes], state))
+            trial.begin_tx()
+            try:
+                self.execute(tx, trial, ACCESS_TRIAL)
+            except Exception:  # an engine fault: let the block run it alone
+                return None
+            reads |= trial.read
+            writes |= trial.written
         return Access(frozenset(reads), frozenset(writes))
 
     # -- for people ------------------------------------------------------------------------
