@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -47,6 +48,19 @@ class Command(BaseCommand):
 
         st = sub.add_parser("evm-statetest", help="run Ethereum GeneralStateTests fixtures (Shanghai) through our EVM engine")
         st.add_argument("fixtures", nargs="+", type=Path, help="fixture files or folders of them")
+
+        btc = sub.add_parser("btc", help="the BVM's Bitcoin Script interpreter").add_subparsers(dest="btc_action", required=True)
+        tv = btc.add_parser(
+            "testvectors",
+            help="run Bitcoin Core's test vectors: script_tests.json, tx_valid.json, tx_invalid.json, bip341_wallet_vectors.json",
+        )
+        tv.add_argument("files", nargs="+", type=Path)
+        tv.add_argument(
+            "--expect-invalid",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="transaction rows are tx_invalid's (they must fail); default: when the file's name contains 'invalid'",
+        )
 
         ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
         new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
@@ -105,7 +119,8 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        b.add_argument("scenario", choices=["state-root", "native-transfer", "erc20", "web", "parallel"])
+        scenarios = ["state-root", "native-transfer", "erc20", "web", "parallel", "bvm-verify", "cross-vm"]
+        b.add_argument("scenario", choices=scenarios)
         b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
         b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
         b.add_argument("--txs", type=int, default=None, help="transactions (native-transfer: 20,000; erc20: 500)")
@@ -124,7 +139,7 @@ class Command(BaseCommand):
         b.add_argument("--duration", type=int, default=10, help="web: seconds per request kind")
         b.add_argument("--url", help="web: load this running node instead of starting a devnet")
         b.add_argument("--workers", type=int, default=None, help="web: the devnet's web processes (default: one per core)")
-        b.add_argument("--in-memory", action="store_true", help="native-transfer: no database")
+        b.add_argument("--in-memory", action="store_true", help="native-transfer, cross-vm: no database")
         b.add_argument("--json", action="store_true", help="JSON only (the default output is JSON too)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -169,6 +184,22 @@ class Command(BaseCommand):
         failed = print_report(run_files(paths, shared_state_executor), sys.stdout)
         if failed:
             raise CommandError(f"{failed} state test case(s) failed")
+
+    def do_btc(self, opts: dict[str, Any]) -> None:
+        from engines.bvm.vectors import print_report, run_file
+
+        results = []
+        for path in opts["files"]:
+            try:
+                found = run_file(path, opts["expect_invalid"])
+            except (OSError, ValueError) as e:
+                raise CommandError(f"{path}: {e}") from None
+            bad = sum(not r.passed for r in found)
+            self.stdout.write(f"{path.name}: {len(found) - bad} passed, {bad} failed")
+            results += found
+        failed = print_report(results, self.stdout)
+        if failed:
+            raise CommandError(f"{failed} test vector case(s) failed")
 
     def do_identity(self, opts: dict[str, Any]) -> None:
         if opts["identity_action"] == "new":
@@ -255,6 +286,14 @@ class Command(BaseCommand):
             from bench import erc20
 
             self.emit(erc20.run(opts["txs"] or 500, opts["repeat"]))
+        elif opts["scenario"] == "cross-vm":
+            from bench import cross_vm
+
+            self.emit(cross_vm.run(opts["txs"] or 20_000, sql=not opts["in_memory"]))
+        elif opts["scenario"] == "bvm-verify":
+            from bench import bvm
+
+            self.emit(bvm.run(opts["txs"] or 5_000))
         else:
             from bench import native_transfer
 
@@ -356,6 +395,7 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
         f"  state proofs     {base}/api/v1/state/proof?key=<hex>",
         f"  identities       {base}/api/v1/identity/<id_com or any address>",
         f"  Ethereum RPC     {base}/rpc/eth   (MetaMask: chain id {info['chain_id']}, currency NVM)",
+        f"  Solana RPC       {base}/rpc/solana   (websocket {base.replace('http', 'ws', 1)}/rpc/solana/ws)",
         "",
         "CLI: python manage.py nvm transfer --rev <REV> --to <any address> --amount 1.5",
         "",
