@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .identity import legacy_id_com, vm_address
+from .ledger import mark_bitcoin_wallet
 from .state import State, reverse_index_key
 
 TAGS = ("evm", "svm", "btc", "tron")
@@ -56,4 +57,6 @@ def resolve(state: State, tag: str, address: bytes) -> bytes:
     id_com = legacy_id_com(tag, address)
     state.bind_address(tag, address, id_com)
     bind_identity(state, id_com, skip=tag)
+    if tag == "btc":  # a Bitcoin scriptPubKey: a raw Bitcoin transaction may spend this identity's coin
+        mark_bitcoin_wallet(state, id_com)
     return id_com

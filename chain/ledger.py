@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import coins
 from .errors import ExecutionError
 from .hashing import U64_MAX, H, Reader
 from .identity import erc20_address
@@ -89,40 +90,70 @@ def mint_exists(state: State, mint: bytes) -> bool:
     return state.get(mint_slot(mint)) is not None
 
 
+def amount_of(raw: bytes | None) -> int:
+    """The amount in a balance slot's value (a native one carries its coin version after it)."""
+    return 0 if raw is None else int.from_bytes(raw[:8], "big")
+
+
 def balance(state: State, mint: bytes, id_com: bytes) -> int:
-    raw = state.get(balance_slot(mint, id_com))
-    return 0 if raw is None else int.from_bytes(raw, "big")
+    return amount_of(state.get(balance_slot(mint, id_com)))
 
 
 def _set_balance(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
-    _store(state, balance_slot(mint, id_com), amount)
+    slot = balance_slot(mint, id_com)
+    _store(state, mint, id_com, slot, state.get(slot), amount)
     state.note("party", id_com)
 
 
-def _store(state: State, slot: bytes, amount: int) -> None:
-    if amount:
-        state.set(slot, amount.to_bytes(8, "big"))
-    else:
-        state.delete(slot)
+def _store(state: State, mint: bytes, id_com: bytes, slot: bytes, raw: bytes | None, amount: int) -> None:
+    """Write a new amount. A user mint's zero balance is an absent key. A native balance keeps its coin
+    version (chain/coins.py), one more for every change, so it stays even at zero; a Bitcoin wallet's coin
+    index moves to the new coin."""
+    if mint != NATIVE_MINT:
+        if amount:
+            state.set(slot, amount.to_bytes(8, "big"))
+        else:
+            state.delete(slot)
+        return
+    old, version, wallet = coins.split(raw)
+    if amount == old:
+        return  # no change, no new coin
+    state.set(slot, coins.join(amount, version + 1, wallet))
+    if wallet:
+        state.delete(coins.coin_index_key(coins.coin_txid(id_com, version)))
+        state.set(coins.coin_index_key(coins.coin_txid(id_com, version + 1)), id_com)
+
+
+def mark_bitcoin_wallet(state: State, id_com: bytes) -> None:
+    """A raw Bitcoin transaction may spend this identity's coin: flag it and index its current coin."""
+    slot = balance_slot(NATIVE_MINT, id_com)
+    amount, version, wallet = coins.split(state.get(slot))
+    if not wallet:
+        state.set(slot, coins.join(amount, version, True))
+        state.set(coins.coin_index_key(coins.coin_txid(id_com, version)), id_com)
+
+
+def coin_version(state: State, id_com: bytes) -> int:
+    return coins.split(state.get(balance_slot(NATIVE_MINT, id_com)))[1]
 
 
 def credit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
     slot = balance_slot(mint, id_com)
     raw = state.get(slot)
-    new = (0 if raw is None else int.from_bytes(raw, "big")) + amount
+    new = amount_of(raw) + amount
     if amount < 0 or new > U64_MAX:
         raise ExecutionError("balance would exceed the u64 maximum", "overflow")
-    _store(state, slot, new)
+    _store(state, mint, id_com, slot, raw, new)
     state.note("party", id_com)
 
 
 def debit(state: State, mint: bytes, id_com: bytes, amount: int) -> None:
     slot = balance_slot(mint, id_com)
     raw = state.get(slot)
-    have = 0 if raw is None else int.from_bytes(raw, "big")
+    have = amount_of(raw)
     if amount < 0 or amount > have:
         raise ExecutionError(f"insufficient funds: have {have}, need {amount} base units", "insufficient_funds")
-    _store(state, slot, have - amount)
+    _store(state, mint, id_com, slot, raw, have - amount)
     state.note("party", id_com)
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import coins
 from .dispatcher import Access, BlockContext, Receipt, Registry, Tx, declared_access, execute_tx
 from .errors import AdmissionError
 from .hashing import U64_MAX, H, Reader
@@ -241,20 +242,29 @@ def run_serially(registry: Registry) -> Runner:
     return run
 
 
-def _fee(state: Mapping[bytes, bytes]) -> int:
-    raw = state.get(FEE_KEY)
-    return 0 if raw is None else int.from_bytes(raw, "big")
+# The fee collector's native balance as (amount, coin version): every fee moves both (chain/coins.py).
+Fee = tuple[int, int]
 
 
-def _encode_fee(value: int) -> bytes | None:
-    return value.to_bytes(8, "big") if value else None  # the ledger deletes a zero balance
+def _fee(state: Mapping[bytes, bytes]) -> Fee:
+    amount, version, _wallet = coins.split(state.get(FEE_KEY))
+    return amount, version
 
 
-def _fee_delta(diff: Diff) -> int:
+def _encode_fee(value: Fee) -> bytes | None:
+    return coins.join(value[0], value[1], False) if value != (0, 0) else None
+
+
+def _fee_delta(diff: Diff) -> Fee:
     for key, old, new in diff:
         if key == FEE_KEY:
-            return (0 if new is None else int.from_bytes(new, "big")) - (0 if old is None else int.from_bytes(old, "big"))
-    return 0
+            (a0, v0, _), (a1, v1, _) = coins.split(old), coins.split(new)
+            return a1 - a0, v1 - v0
+    return 0, 0
+
+
+def _add(a: Fee, b: Fee) -> Fee:
+    return a[0] + b[0], a[1] + b[1]
 
 
 @dataclass
@@ -326,8 +336,8 @@ def run_block(
             for key, _old, new in r.diff:
                 if key != FEE_KEY:
                     top[key] = new
-            fee_total += _fee_delta(r.diff)
-        if fee_total > U64_MAX:
+            fee_total = _add(fee_total, _fee_delta(r.diff))
+        if fee_total[0] > U64_MAX:
             raise AssertionError("the fee collector's balance passed the u64 maximum")
         if fee_total != _fee(entries) or FEE_KEY in top:
             top[FEE_KEY] = _encode_fee(fee_total)
@@ -368,11 +378,10 @@ def run_block(
     running = _fee(entries)
     for r in ordered:
         delta = _fee_delta(r.diff)
-        if delta:
-            r.diff = [
-                (k, _encode_fee(running), _encode_fee(running + delta)) if k == FEE_KEY else (k, o, n) for k, o, n in r.diff
-            ]
-            running += delta
+        if delta != (0, 0):
+            after = _add(running, delta)
+            r.diff = [(k, _encode_fee(running), _encode_fee(after)) if k == FEE_KEY else (k, o, n) for k, o, n in r.diff]
+            running = after
     schedule.stages_ms["merge"] = (time.perf_counter() - clock) * 1000
     return BlockRun(ordered, top, schedule)
 

@@ -19,6 +19,7 @@ from chain.ledger import (
     FEE_COLLECTOR,
     MintRecord,
     allowance_slot,
+    amount_of,
     balance_slot,
     dust_slot,
     erc20_map_slot,
@@ -364,7 +365,7 @@ def _int(v: bytes | None) -> str:
 def _amount(v: bytes | None, decimals: int) -> str:
     from rpc.native.identity import ui_amount
 
-    return ui_amount(0 if v is None else int.from_bytes(v, "big"), decimals)
+    return ui_amount(amount_of(v), decimals)
 
 
 def solana_signature(text: str) -> bytes | None:
@@ -395,6 +396,8 @@ def holders(mint: bytes, offset: int, limit: int) -> tuple[list[tuple[bytes, int
     keys = list(slots)
     for i in range(0, len(keys), 5000):
         for k, v in m.StateEntry.objects.filter(key__in=keys[i : i + 5000]).values_list("key", "value"):
-            found.append((slots[bytes(k)], int.from_bytes(bytes(v), "big")))
+            amount = amount_of(bytes(v))
+            if amount:  # a native balance's key stays at zero (it keeps the coin version)
+                found.append((slots[bytes(k)], amount))
     found.sort(key=lambda x: (-x[1], x[0]))
     return found[offset : offset + limit], len(found) > offset + limit

@@ -27,7 +27,7 @@ import rlp
 from chain.address import svm_text, tron_text
 from chain.dispatcher import VM_RANGES, Receipt, Registry, Tx, execute_tx
 from chain.errors import AdmissionError
-from chain.ledger import FEE_COLLECTOR, MintRecord, balance_slot
+from chain.ledger import FEE_COLLECTOR, MintRecord, amount_of, balance_slot
 from chain.node import chain_id_of, parties_of
 from chain.state import Diff, State
 from chain.store import models as m
@@ -430,7 +430,6 @@ def balance_changes(run: DryRun, known: dict[bytes, MintRecord]) -> list[Balance
         if key in slots:
             who, mint = slots[key]
             rec = known[mint]
-            before = 0 if old is None else int.from_bytes(old, "big")
-            after = 0 if new is None else int.from_bytes(new, "big")
+            before, after = amount_of(old), amount_of(new)
             out.append(BalanceChange(who, mint, rec.symbol, rec.decimals, before, after))
     return out

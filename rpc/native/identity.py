@@ -10,7 +10,17 @@ from chain.accounts import TAGS, derived_addresses, lookup
 from chain.address import btc_script_text, evm_text, parse_address, svm_text, tron_text
 from chain.auth import SCHEME_NAMES
 from chain.identity import erc20_address, legacy_id_com
-from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE, MintRecord, balance_slot, dust_slot, mint_slot
+from chain.ledger import (
+    BASE_PER_SAT,
+    BASE_PER_SUN,
+    NATIVE_MINT,
+    WEI_PER_BASE,
+    MintRecord,
+    amount_of,
+    balance_slot,
+    dust_slot,
+    mint_slot,
+)
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, head
@@ -81,7 +91,7 @@ def identity_payload(text: str) -> dict[str, Any]:
         if raw is None:
             continue
         rec = MintRecord.decode(raw)
-        base = int.from_bytes(values.get(balance_slot(mint, id_com), b""), "big")
+        base = amount_of(values.get(balance_slot(mint, id_com)))
         entry: dict[str, Any] = {
             "mint": "0x" + mint.hex(),
             "symbol": rec.symbol,

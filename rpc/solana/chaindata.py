@@ -34,7 +34,7 @@ from chain.dispatcher import Receipt
 from chain.errors import ChainError
 from chain.hashing import H
 from chain.identity import legacy_id_com, vm_address
-from chain.ledger import NATIVE_MINT, balance, balance_slot
+from chain.ledger import NATIVE_MINT, amount_of, balance, balance_slot
 from chain.node import decode_diff
 from chain.state import State
 from chain.store import models as m
@@ -266,8 +266,8 @@ def _native_transfer_view(t: Included) -> SolanaTx | None:
         slot = balance_slot(NATIVE_MINT, who)
         if slot in changes:
             old, new = changes[slot]
-            pre.append(0 if old is None else int.from_bytes(old, "big"))
-            post.append(0 if new is None else int.from_bytes(new, "big"))
+            pre.append(amount_of(old))
+            post.append(amount_of(new))
         else:  # the transaction did not change it (a failed transfer's receiver): its balance now
             pre.append(balance(state, NATIVE_MINT, who))
             post.append(pre[-1])

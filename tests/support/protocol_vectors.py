@@ -12,6 +12,7 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from chain.blocks import Header
+from chain.coins import coin_txid
 from chain.dispatcher import Receipt
 from chain.genesis import CHAIN_ID_KEY, load
 from chain.hashing import merkle_root
@@ -54,6 +55,7 @@ def compute() -> dict[str, str]:
         "genesis_balance_slot_0": balance_slot(NATIVE_MINT, gen.accounts[0].id_com).hex(),
         "genesis_root": build_root(entries).hex(),
         "mint_record_example": MintRecord(1005, 9, bytes(32), "NVM", "n-VM").encode().hex(),
+        "coin_txid_0": coin_txid(bytes(32), 0).hex(),
         **native_vectors(),
         **svm_vectors(),
     }
