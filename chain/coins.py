@@ -29,6 +29,17 @@ def coin_index_key(txid: bytes) -> bytes:
     return H(b"nvm/btc/coin" + txid)
 
 
+def index_entry(id_com: bytes, block: tuple[int, int]) -> bytes:
+    """The coin index's value: whose coin, and the block that made it — height u64, timestamp_ms u64 (its
+    age, for BIP68 relative lock-times)."""
+    return id_com + block[0].to_bytes(8, "big") + block[1].to_bytes(8, "big")
+
+
+def read_index(raw: bytes) -> tuple[bytes, int, int]:
+    """(id_com, birth height, birth timestamp_ms) of a coin index entry."""
+    return raw[:32], int.from_bytes(raw[32:40], "big"), int.from_bytes(raw[40:48], "big")
+
+
 def split(raw: bytes | None) -> tuple[int, int, bool]:
     """(amount, version, Bitcoin wallet?) of a native balance slot's value."""
     if raw is None:

@@ -121,7 +121,7 @@ def _store(state: State, mint: bytes, id_com: bytes, slot: bytes, raw: bytes | N
     state.set(slot, coins.join(amount, version + 1, wallet))
     if wallet:
         state.delete(coins.coin_index_key(coins.coin_txid(id_com, version)))
-        state.set(coins.coin_index_key(coins.coin_txid(id_com, version + 1)), id_com)
+        state.set(coins.coin_index_key(coins.coin_txid(id_com, version + 1)), coins.index_entry(id_com, state.block))
 
 
 def mark_bitcoin_wallet(state: State, id_com: bytes) -> None:
@@ -130,7 +130,7 @@ def mark_bitcoin_wallet(state: State, id_com: bytes) -> None:
     amount, version, wallet = coins.split(state.get(slot))
     if not wallet:
         state.set(slot, coins.join(amount, version, True))
-        state.set(coins.coin_index_key(coins.coin_txid(id_com, version)), id_com)
+        state.set(coins.coin_index_key(coins.coin_txid(id_com, version)), coins.index_entry(id_com, state.block))
 
 
 def coin_version(state: State, id_com: bytes) -> int:

@@ -147,7 +147,7 @@ class Chain:
         """Block 0: the state `populate` writes, no transactions."""
         if self.head is not None:
             raise ChainError("genesis already exists", "genesis_exists")
-        state = State(self.entries)
+        state = State(self.entries, (0, timestamp_ms))
         populate(state)
         diff = state.block_diff()
         writes = self.tree.update(diff)
@@ -194,7 +194,7 @@ class Chain:
         ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer, tuple(self.recent_hashes))
         if self.strategy != "sequential":
             return self._seal(ctx, head, timestamp_ms, *self._run_scheduled(pending, ctx), pending)
-        state = State(self.entries)
+        state = State(self.entries, (ctx.height, ctx.timestamp_ms))
         executed: list[ExecutedTx] = []
         for _seq, envelope in pending:
             state.begin_tx()

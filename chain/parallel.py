@@ -119,8 +119,8 @@ class RecordingState(State):
 
     __slots__ = ("read", "written")
 
-    def __init__(self, base: Mapping[bytes, bytes]) -> None:
-        super().__init__(base)
+    def __init__(self, base: Mapping[bytes, bytes], block: tuple[int, int] = (0, 0)) -> None:
+        super().__init__(base, block)
         self.read: set[bytes] = set()
         self.written: set[bytes] = set()
 
@@ -198,7 +198,7 @@ class Schedule:
 
 def run_one(registry: Registry, tx: Tx, base: Mapping[bytes, bytes], ctx: BlockContext, access: Access | None) -> TxResult:
     """One transaction against `base`, alone: the unit of work a worker does."""
-    state = RecordingState(base)
+    state = RecordingState(base, (ctx.height, ctx.timestamp_ms))
     state.begin_tx()
     started = time.perf_counter_ns()
     receipt = execute_tx(registry.route(tx.envelope), tx, state, ctx)

@@ -31,10 +31,13 @@ def reverse_index_key(tag: str, address: bytes) -> bytes:
 
 
 class State:
-    __slots__ = ("_marks", "_overlay", "_tx_start", "_undo", "base", "notes")
+    __slots__ = ("_marks", "_overlay", "_tx_start", "_undo", "base", "block", "notes")
 
-    def __init__(self, base: Mapping[bytes, bytes]) -> None:
+    def __init__(self, base: Mapping[bytes, bytes], block: tuple[int, int] = (0, 0)) -> None:
         self.base = base
+        # (height, timestamp_ms) of the block being built: what a new Bitcoin coin records as its birth
+        # (its age for relative lock-times, chain/coins.py); genesis and read-only states keep (0, 0).
+        self.block = block
         self._overlay: dict[bytes, bytes | None] = {}
         self._undo: list[tuple[bytes, object]] = []
         self._marks: list[int] = []

@@ -14,7 +14,7 @@ from solders.transaction import Transaction
 
 from chain.accounts import resolve
 from chain.address import p2pkh_script
-from chain.coins import coin_index_key, coin_txid, split
+from chain.coins import coin_index_key, coin_txid, read_index, split
 from chain.dispatcher import Registry
 from chain.genesis import parse
 from chain.identity import legacy_id_com, vm_address
@@ -47,13 +47,14 @@ def test_the_version_moves_with_every_change_and_only_then():
 
 
 def test_a_bitcoin_wallets_coin_is_indexed_by_txid_and_the_index_moves():
-    s = State({})
+    s = State({}, (7, 1_700_000_000_000))  # building block 7
     wallet = resolve(s, "btc", WALLET_SCRIPT)
     assert wallet == legacy_id_com("btc", WALLET_SCRIPT)
-    assert s.get(coin_index_key(coin_txid(wallet, 0))) == wallet
+    assert read_index(s.get(coin_index_key(coin_txid(wallet, 0)))) == (wallet, 7, 1_700_000_000_000)
+    s.block = (8, 1_700_000_000_400)
     credit(s, NATIVE_MINT, wallet, 10**9)
     assert s.get(coin_index_key(coin_txid(wallet, 0))) is None  # the old coin is gone
-    assert s.get(coin_index_key(coin_txid(wallet, 1))) == wallet
+    assert read_index(s.get(coin_index_key(coin_txid(wallet, 1)))) == (wallet, 8, 1_700_000_000_400)  # born in block 8
     other = bytes(32)  # not a Bitcoin wallet: its coins are not indexed (no raw transaction can spend them)
     credit(s, NATIVE_MINT, other, 5)
     assert s.get(coin_index_key(coin_txid(other, 1))) is None and coin_version(s, other) == 1
