@@ -58,5 +58,5 @@ def resolve(state: State, tag: str, address: bytes) -> bytes:
     state.bind_address(tag, address, id_com)
     bind_identity(state, id_com, skip=tag)
     if tag == "btc":  # a Bitcoin scriptPubKey: a raw Bitcoin transaction may spend this identity's coin
-        mark_bitcoin_wallet(state, id_com)
+        mark_bitcoin_wallet(state, id_com, address)
     return id_com

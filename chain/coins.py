@@ -29,6 +29,11 @@ def coin_index_key(txid: bytes) -> bytes:
     return H(b"nvm/btc/coin" + txid)
 
 
+def script_key(id_com: bytes) -> bytes:
+    """A Bitcoin wallet's identity's scriptPubKey (its legacy id_com is a hash of it: this keeps the script)."""
+    return H(b"nvm/btc/script" + id_com)
+
+
 def index_entry(id_com: bytes, block: tuple[int, int]) -> bytes:
     """The coin index's value: whose coin, and the block that made it — height u64, timestamp_ms u64 (its
     age, for BIP68 relative lock-times)."""

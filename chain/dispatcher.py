@@ -87,6 +87,19 @@ class Field:
     mint: bytes | None = None
 
 
+class Recent(tuple[bytes, ...]):
+    """The latest block hashes, newest first, with the head's height and time: what admission checks a
+    Solana blockhash, a Tron reference block or a Bitcoin lock-time against (the next block is height + 1)."""
+
+    height: int
+    timestamp_ms: int
+
+    def __new__(cls, hashes: Sequence[bytes], height: int, timestamp_ms: int) -> Recent:
+        made = super().__new__(cls, hashes)
+        made.height, made.timestamp_ms = height, timestamp_ms
+        return made
+
+
 @dataclass(frozen=True)
 class BlockContext:
     height: int

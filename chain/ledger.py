@@ -124,8 +124,10 @@ def _store(state: State, mint: bytes, id_com: bytes, slot: bytes, raw: bytes | N
         state.set(coins.coin_index_key(coins.coin_txid(id_com, version + 1)), coins.index_entry(id_com, state.block))
 
 
-def mark_bitcoin_wallet(state: State, id_com: bytes) -> None:
-    """A raw Bitcoin transaction may spend this identity's coin: flag it and index its current coin."""
+def mark_bitcoin_wallet(state: State, id_com: bytes, script_pubkey: bytes) -> None:
+    """A raw Bitcoin transaction may spend this identity's coin (locked by `script_pubkey`): flag it, keep its
+    script and index its current coin."""
+    state.set(coins.script_key(id_com), script_pubkey)
     slot = balance_slot(NATIVE_MINT, id_com)
     amount, version, wallet = coins.split(state.get(slot))
     if not wallet:

@@ -21,7 +21,7 @@ from typing import Protocol
 from nacl.signing import SigningKey
 
 from .blocks import GENESIS_PARENT, Header
-from .dispatcher import BlockContext, Receipt, Registry, Tx, execute_tx
+from .dispatcher import BlockContext, Receipt, Recent, Registry, Tx, execute_tx
 from .errors import AdmissionError, ChainError
 from .genesis import CHAIN_ID_KEY
 from .hashing import Reader, merkle_root
@@ -165,18 +165,20 @@ class Chain:
 
     # -- admission -------------------------------------------------------------------------
     def admit(self, envelope: bytes) -> Tx:
-        tx = self.registry.admit(envelope, State(self.entries), self.chain_id, tuple(self.recent_hashes))
+        tx = self.registry.admit(envelope, State(self.entries), self.chain_id, self.recent())
         self.store.add_pending([tx])
         self._decoded[envelope] = tx
         return tx
+
+    def recent(self) -> Recent:
+        head = self._require_head()
+        return Recent(tuple(self.recent_hashes), head.height, head.timestamp_ms)
 
     def admit_many(self, envelopes: list[bytes]) -> tuple[list[Tx], list[tuple[int, AdmissionError]]]:
         """Admit a batch against the committed state; the admitted ones reach the mempool in one write."""
         admitted: list[Tx] = []
         refused: list[tuple[int, AdmissionError]] = []
-        for i, result in enumerate(
-            self.registry.admit_many(envelopes, State(self.entries), self.chain_id, tuple(self.recent_hashes))
-        ):
+        for i, result in enumerate(self.registry.admit_many(envelopes, State(self.entries), self.chain_id, self.recent())):
             if isinstance(result, AdmissionError):
                 refused.append((i, result))
             else:

@@ -189,15 +189,21 @@ def test_dry_run_reports_the_exact_refusal(client, node):
     assert "would refuse it" in body and "chain" in body.lower()
 
 
+TRON_TRANSFER = (  # QuickNode's wallet/broadcasttransaction example (raw_data, one placeholder signature)
+    "0a84010a025e4b220847c9dc89341b300d40f8fed3a2a72e5a66080112620a2d747970652e676f6f676c65617069732e636f6d2f70726f"
+    "746f636f6c2e5472616e73666572436f6e747261637412310a1541608f8da72479edc7dd921e4c30bb7e7cddbe722e121541e9d7"
+    "9cc47518930bc322d9bf7cddd260a0260a8d18e8077093afd0a2a72e1241" + "11" * 65
+)
+
+
 def test_a_chain_whose_vm_has_not_landed_is_recognised_and_says_so(client, node):
-    hex_tx, _txid = bitcoin_spend()
-    r = client.post("/submit", {"raw": hex_tx, "action": "preview"})
+    r = client.post("/submit", {"raw": TRON_TRANSFER, "action": "preview"})
     body = text(r)
-    assert r.status_code == 200 and "Bitcoin transaction" in body
+    assert r.status_code == 200 and "Tron transaction" in body
     assert "cannot run here" in body and "does not run yet" in body
-    r = client.post("/submit", {"raw": hex_tx, "action": "submit"})
+    r = client.post("/submit", {"raw": TRON_TRANSFER, "action": "submit"})
     assert r.status_code == 400 and "does not run yet" in text(r)
-    assert "Recognised a Bitcoin transaction (hex), but the node refused it" in text(r)
+    assert "Recognised a Tron transaction (hex), but the node refused it" in text(r)
     assert m.MempoolEntry.objects.count() == 0
 
 

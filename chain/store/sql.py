@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from chain.blocks import Header
-from chain.dispatcher import Tx
+from chain.dispatcher import Recent, Tx
 from chain.errors import AdmissionError
 from chain.node import RECENT_BLOCKS, Block, Loaded, encode_diff
 
@@ -106,9 +106,10 @@ def head_hash() -> bytes | None:
     return None if row is None else _b(row[0])
 
 
-def recent_hashes(n: int = RECENT_BLOCKS) -> list[bytes]:
-    """The latest `n` block hashes, newest first (what admission checks a Solana blockhash against)."""
-    return [_b(h) for h in m.Block.objects.order_by("-height").values_list("hash", flat=True)[:n]]
+def recent_hashes(n: int = RECENT_BLOCKS) -> Recent:
+    """The latest `n` block hashes, newest first, with the head's height and time (chain.dispatcher.Recent)."""
+    rows = list(m.Block.objects.order_by("-height").values_list("hash", "height", "timestamp_ms")[:n])
+    return Recent([_b(h) for h, _, _ in rows], rows[0][1] if rows else -1, rows[0][2] if rows else 0)
 
 
 def head() -> Header | None:
@@ -121,7 +122,7 @@ class SqlStore:
         with transaction.atomic():
             entries = {_b(k): _b(v) for k, v in m.StateEntry.objects.values_list("key", "value").iterator(BATCH)}
             nodes = {p: _b(b) for p, b in m.TreeNode.objects.values_list("path", "blob").iterator(BATCH)}
-            recent = recent_hashes()
+            recent = list(recent_hashes())
             return Loaded(entries, nodes, head(), recent)
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:

@@ -1,7 +1,7 @@
 """The BVM (opcodes 0x30–0x3F): Bitcoin transactions checked and their scripts run exactly as Bitcoin Core would.
 
-This package is the foundation the engine stands on, and knows nothing of the chain. The engine's path
-through it, for a raw transaction and the outputs it spends (amount in satoshis, scriptPubKey):
+The interpreter modules know nothing of the chain. The engine's path through them, for a raw
+transaction and the outputs it spends (amount in satoshis, scriptPubKey):
 
     transaction = parse_tx(raw)                               # tx: TxError("tx-decode") if malformed
     check_transaction(transaction)                            # tx: TxError with Core's reject reason
@@ -17,5 +17,21 @@ Modules, one wire concept each:
 - `flags`: the verification flags under Core's names, and its standard and mandatory sets;
 - `errors`: `ScriptError` (`.error` is Core's name, e.g. "EVAL_FALSE") and `TxError` (`.reason`);
 - `script`: the interpreter — `verify_input` / `verify_tx`;
-- `vectors`: Bitcoin Core's own test vector formats, read and run (`nvm btc testvectors`).
+- `vectors`: Bitcoin Core's own test vector formats, read and run (`nvm btc testvectors`);
+- `coins`, `engine`: the chain side — account coins, and the engine (0x30) that spends them.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from .engine import BvmEngine
+
+
+def make_engine(validator: SigningKey | None = None, home: Path | None = None) -> BvmEngine:
+    return BvmEngine()
+
+
+__all__ = ["BvmEngine", "make_engine"]
