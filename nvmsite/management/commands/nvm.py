@@ -349,7 +349,7 @@ def ensure_genesis(config: Path | None) -> dict[str, Any]:
 def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
     import base58
 
-    from chain.address import addresses_of, evm_text, svm_text
+    from chain.address import addresses_of, btc_script_text, evm_text, svm_text
 
     out: dict[str, Any] = {"label": a.label, "id_com": "0x" + a.id_com.hex(), "balance": str(a.balance)}
     if a.rev is not None:
@@ -359,6 +359,8 @@ def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
         out["evm"] = evm_text(a.address)
     if a.legacy == "svm" and a.address is not None:
         out["svm"] = svm_text(a.address)
+    if a.legacy == "btc" and a.address is not None:
+        out["btc"] = btc_script_text(a.address) or "0x" + a.address.hex()
     if a.private_key is not None:
         out["private_key"] = "0x" + a.private_key.hex()
         if a.legacy == "svm" and a.address is not None:  # what Phantom and solana-keygen take: seed || pubkey
@@ -383,6 +385,8 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
             lines.append(f"      address {a['evm']}")
         if "svm" in a:
             lines.append(f"      address {a['svm']}")
+        if "btc" in a:
+            lines.append(f"      address {a['btc']}")
         if "keypair_base58" in a:
             lines.append(f"      keypair {a['keypair_base58']}   (base58, as Phantom imports it)")
         elif "private_key" in a:
