@@ -181,12 +181,15 @@ class TxDetail:
     parties: list[bytes] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)  # a Solana transaction's program log
     balances: list[dict[str, Any]] = field(default_factory=list)  # a Solana transaction's accounts, before and after
+    coins: dict[str, Any] | None = None  # a Bitcoin transaction's spent coins and paid outputs
 
     @property
     def native_id_text(self) -> list[tuple[str, str]]:
         """The ids the transaction's own chain knows it by, labelled and written that chain's way."""
         if self.vm == "svm":
             return [("Solana signature", base58.b58encode(a).decode()) for a in self.ids]
+        if self.vm == "bvm":
+            return list(zip(("Bitcoin txid", "Bitcoin wtxid"), (a.hex() for a in self.ids), strict=False))
         label = "Ethereum hash" if self.vm == "evm" else "Native id"
         return [(label, "0x" + a.hex()) for a in self.ids]
 
@@ -225,6 +228,7 @@ def tx_detail(row: m.Transaction) -> TxDetail:
     logs = [] if svm else [_log(raw) for raw in receipt.logs]
     lines = [raw.decode("utf-8", "replace") for raw in receipt.logs] if svm else []
     balances = _svm_balances(tx, receipt) if svm and tx is not None else []
+    coins = _btc_coins(tx, receipt) if vm == "bvm" and tx is not None and receipt.success else None
     aliases = [bytes(a) for a in m.TxAlias.objects.filter(tx_id=row.envelope_id).values_list("alias", flat=True)]
     return TxDetail(
         bytes(row.envelope_id),
@@ -243,7 +247,29 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         parties=parties,
         log_lines=lines,
         balances=balances,
+        coins=coins,
     )
+
+
+def _btc_coins(tx: Any, receipt: Receipt) -> dict[str, Any] | None:
+    """The coins a Bitcoin transaction spent (whose, which version, sats) and whom each output paid."""
+    from chain.address import btc_script_text
+    from chain.coins import coin_txid
+    from engines.bvm.engine import decode_output
+
+    try:
+        spent, paid = decode_output(receipt.output)
+    except (ValueError, IndexError):
+        return None
+    inputs = [
+        {"coin": f"{coin_txid(who, version)[::-1].hex()}:0", "id_com": who, "sats": sats, "address": btc_script_text(script)}
+        for who, version, sats, script in spent
+    ]
+    outputs = [
+        {"id_com": who if any(who) else None, "sats": o.value, "address": btc_script_text(o.script_pubkey) or "(no address)"}
+        for who, o in zip(paid, tx.body.tx.outputs, strict=False)
+    ]
+    return {"inputs": inputs, "outputs": outputs, "fee_sats": sum(i["sats"] for i in inputs) - sum(o["sats"] for o in outputs)}
 
 
 def _svm_balances(tx: Any, receipt: Receipt) -> list[dict[str, Any]]:

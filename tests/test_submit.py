@@ -39,6 +39,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHAIN_ID = 7231053
 ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+btc_setup("regtest")
+BTC_KEY = PrivateKey(secret_exponent=21)
+BTC_WALLET = BTC_KEY.get_public_key().get_segwit_address()
 SOL_PAYER = Keypair.from_seed(bytes(range(32)))
 SOL_PAYEE = Keypair.from_seed(bytes(32))
 
@@ -48,8 +51,9 @@ def node(settings, tmp_path):
     alloc = [
         {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"},
         {"legacy": "svm", "address": str(SOL_PAYER.pubkey()), "balance": "1000000000000"},
+        {"legacy": "btc", "address": BTC_WALLET.to_string(), "balance": str(10**8 * 10)},  # 1 BTC
     ]
-    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm", "engines.svm"))
+    chain = sql_node(settings, tmp_path, {"alloc": alloc}, ("engines.native", "engines.evm", "engines.svm", "engines.bvm"))
     cache.clear()
     web_registry.cache_clear()
     yield chain
@@ -356,3 +360,29 @@ def test_a_dry_run_that_runs_too_long_is_stopped(client, node, monkeypatch):
     assert "The dry run stopped: it ran longer than 0.2 s" in body
     api = client.post("/api/v1/simulate", {"raw": bytes(call).hex()}, content_type="application/json").json()
     assert api["admitted"] and api["error"]["code"] == "dry_run_stopped" and api["receipt"] is None
+
+
+def test_a_bitcoin_spend_is_dry_run_submitted_included_and_shown_with_its_coins(client, node):
+    from chain.state import State
+    from chain.store.sql import SqlEntries
+    from engines.bvm.coins import coin_of
+
+    wallet = legacy_id_com("btc", bytes.fromhex(BTC_WALLET.to_script_pub_key().to_hex()))
+    coin = coin_of(State(SqlEntries()), wallet)
+    assert coin is not None and coin.sats == 10**8
+    payee = PrivateKey(secret_exponent=22).get_public_key().get_taproot_address()
+    tx = BtcTx([TxInput(coin.txid_hex, 0)], [TxOutput(60_000_000, payee.to_script_pub_key())], has_segwit=True)
+    tx.outputs.append(TxOutput(39_990_000, BTC_WALLET.to_script_pub_key()))
+    sig = BTC_KEY.sign_segwit_input(tx, 0, BTC_KEY.get_public_key().get_address().to_script_pub_key(), coin.sats)
+    tx.witnesses.append(TxWitnessInput([sig, BTC_KEY.get_public_key().to_hex()]))
+    raw = tx.serialize()
+    body = text(client.post("/submit", {"raw": raw, "action": "preview"}))
+    assert "Bitcoin transaction" in body and "would refuse" not in body and "does not run yet" not in body
+    assert client.post("/submit", {"raw": raw, "action": "submit"}).status_code == 200
+    (e,) = node.produce(10).txs
+    assert e.receipt.success and e.receipt.fee == 10_000 * 10
+    page = text(client.get(f"/tx/{tx.get_txid()}"))  # found by its txid, as Bitcoin shows it
+    assert "Bitcoin txid" in page and 'data-testid="btc-coins"' in page
+    assert f"{coin.txid_hex}:0" in page and payee.to_string() in page and "60,000,000" in page and "10,000" in page
+    again = text(client.post("/submit", {"raw": raw, "action": "submit"}))
+    assert "bad-txns-inputs-missingorspent" in again  # its coin is spent
