@@ -4,12 +4,15 @@ refused with Bitcoin Core's reasons when they should be."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from bitcoinutils.constants import TYPE_ABSOLUTE_TIMELOCK
 from bitcoinutils.keys import P2wshAddress, PrivateKey
 from bitcoinutils.script import Script
 from bitcoinutils.setup import setup as btc_setup
 from bitcoinutils.transactions import Locktime, Sequence, Transaction, TxInput, TxOutput, TxWitnessInput
+from bitcoinutils.utils import ControlBlock
 from nacl.signing import SigningKey
 
 from chain.accounts import index_bytes
@@ -40,6 +43,9 @@ P2PKH, P2WPKH, P2TR = (
 MULTISIG = Script(["OP_2", *(k.get_public_key().to_hex() for k in KEYS[:3]), "OP_3", "OP_CHECKMULTISIG"])
 P2WSH = P2wshAddress.from_script(MULTISIG)
 FUNDS = 10**8  # 1 BTC, in sats
+PREIMAGE = b"n-VM hash lock"
+HASH_LOCK = Script(["OP_SHA256", hashlib.sha256(PREIMAGE).hexdigest(), "OP_EQUAL"])  # anyone with the preimage spends
+P2TR_TREE = KEYS[3].get_public_key().get_taproot_address([[HASH_LOCK]])
 
 
 @pytest.fixture
@@ -48,7 +54,8 @@ def node():
     for engine in (native_engine(), evm_engine(), make_engine()):
         reg.register(engine)
     chain = Chain(MemoryStore(), reg, SigningKey(bytes(range(4, 36))))
-    alloc = [{"legacy": "btc", "address": a.to_string(), "balance": str(FUNDS * SAT)} for a in (P2PKH, P2WPKH, P2TR, P2WSH)]
+    wallets = (P2PKH, P2WPKH, P2TR, P2WSH, P2TR_TREE)
+    alloc = [{"legacy": "btc", "address": a.to_string(), "balance": str(FUNDS * SAT)} for a in wallets]
     alloc.append({"legacy": "evm", "address": ALICE_EVM, "balance": "0"})
     chain.create_genesis(parse({"chain_id": CHAIN_ID, "alloc": alloc}).populate, 1_700_000_000_000)
     return chain
@@ -183,3 +190,20 @@ def test_a_cltv_locked_output_is_refused_too_early_and_spent_in_time(node):
     node.produce(10)
     e = run(node, spend())  # block 4
     assert e.receipt.success, e.receipt.message
+
+
+def test_a_taproot_script_path_hash_lock(node):
+    """The script path of a P2TR output whose one leaf is a hash lock: the preimage, the leaf, the control block."""
+    control = ControlBlock(KEYS[3].get_public_key(), [[HASH_LOCK]], 0, is_odd=P2TR_TREE.is_odd())
+
+    def reveal(preimage: bytes):
+        def sign(tx, c):
+            tx.witnesses.append(TxWitnessInput([preimage.hex(), HASH_LOCK.to_hex(), control.to_hex()]))
+
+        return sign
+
+    wrong = pay(node, P2TR_TREE, [(FUNDS - 10_000, bob_script())], reveal(b"not it"))
+    assert refused(node, wrong) == "mandatory-script-verify-flag-failed"  # EVAL_FALSE: the leaf says no
+    e = run(node, pay(node, P2TR_TREE, [(FUNDS - 10_000, bob_script())], reveal(PREIMAGE)))
+    assert e.receipt.success, e.receipt.message
+    assert coin_of(State(node.entries), who(P2TR_TREE)) is None  # spent whole
