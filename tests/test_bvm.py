@@ -207,3 +207,53 @@ def test_a_taproot_script_path_hash_lock(node):
     e = run(node, pay(node, P2TR_TREE, [(FUNDS - 10_000, bob_script())], reveal(PREIMAGE)))
     assert e.receipt.success, e.receipt.message
     assert coin_of(State(node.entries), who(P2TR_TREE)) is None  # spent whole
+
+
+# -- 0x31: an ACE identity spends its coin with its native credential ---------------------------------
+ACE_ID = bytes(range(150, 182))
+ACE_KEY = SigningKey(bytes(range(60, 92)))
+
+
+@pytest.fixture
+def ace_node(node):
+    from chain import auth
+    from chain.ledger import credit
+    from engines.native import tx as ntx
+
+    state = State(node.entries)
+    auth.put_factors(state, ACE_ID, [(ntx.ED25519, bytes(ACE_KEY.verify_key))])
+    credit(state, NATIVE_MINT, ACE_ID, FUNDS * SAT)
+    node.entries.update({k: v for k, v in state.block_diff().items() if v is not None})
+    return node
+
+
+def ace_spend(node, outputs, key=ACE_KEY, chain_id=CHAIN_ID) -> bytes:
+    from chain.auth import ed25519_credential
+    from engines.bvm.engine import ace_digest, ace_unsigned
+
+    c = coin_of(State(node.entries), ACE_ID)
+    assert c is not None
+    tx = Transaction([TxInput(c.txid_hex, 0)], [TxOutput(v, s) for v, s in outputs])
+    unsigned = ace_unsigned(chain_id, ACE_ID, bytes.fromhex(tx.serialize()))
+    return unsigned + ed25519_credential(ace_digest(unsigned), key)
+
+
+def test_an_ace_identity_spends_its_coin_with_its_credential(ace_node):
+    node = ace_node
+    env = ace_spend(node, [(25_000_000, bob_script()), (74_990_000, P2WPKH.to_script_pub_key())])
+    e = run(node, env)
+    assert e.receipt.success, e.receipt.message
+    s = State(node.entries)
+    assert balance(s, NATIVE_MINT, ACE_ID) == 0 and balance(s, NATIVE_MINT, who(P2WPKH)) == (FUNDS + 74_990_000) * SAT
+    assert refused(node, env) == "bad-txns-inputs-missingorspent"  # its coin is spent: no replay
+
+
+def test_ace_spend_refusals(ace_node):
+    node = ace_node
+    outputs = [(99_990_000, bob_script())]
+    assert refused(node, ace_spend(node, outputs, chain_id=1)) == "wrong_chain"
+    assert refused(node, ace_spend(node, outputs, key=SigningKey(bytes(32)))) == "unknown_key"
+    forged = bytearray(ace_spend(node, outputs))
+    forged[-1] ^= 1
+    assert refused(node, bytes(forged)) == "bad_signature"
+    assert refused(node, ace_spend(node, [(FUNDS, bob_script())])) == "min relay fee not met"

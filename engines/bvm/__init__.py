@@ -27,11 +27,16 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from chain.auth import SealedKeys
+
 from .engine import BvmEngine
 
 
 def make_engine(validator: SigningKey | None = None, home: Path | None = None) -> BvmEngine:
-    return BvmEngine()
+    """With the validator's key, 0x31 spends may be signed with an attestation credential too."""
+    if validator is None:
+        return BvmEngine()
+    return BvmEngine(SealedKeys(validator, None if home is None else home / "sealed-keys.bin"))
 
 
 __all__ = ["BvmEngine", "make_engine"]

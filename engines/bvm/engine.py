@@ -27,12 +27,14 @@ from dataclasses import dataclass
 
 from chain.accounts import resolve
 from chain.address import btc_script_text, script_kind
+from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
+from chain.hashing import H, Reader
 from chain.ledger import BASE_PER_SAT, FEE_COLLECTOR, NATIVE_MINT, credit, debit
 from chain.state import State
 
-from .coins import Coin, coin_by_txid
+from .coins import Coin, coin_by_txid, coin_of
 from .errors import ScriptError, TxError
 from .flags import MANDATORY_FLAGS, STANDARD_FLAGS
 from .opcodes import is_push_only
@@ -71,6 +73,52 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class BvmTx:
     tx: BtcTx
+    ace: AceAuth | None = None  # a 0x31 spend: the identity's credential stands for the scripts
+
+
+@dataclass(frozen=True)
+class AceAuth:
+    chain_id: int
+    signer: bytes  # id_com
+    credential: Credential
+    digest: bytes
+
+
+ACE_DOMAIN = b"nvm/bvm-ace/v1"
+_ACE_HEAD = struct.Struct(">BQ32sI")
+
+
+def ace_unsigned(chain_id: int, signer: bytes, tx: bytes) -> bytes:
+    """A 0x31 envelope up to its credential: sign `ace_digest` of it and append the credential (docs/PROTOCOL.md §14)."""
+    return _ACE_HEAD.pack(ACE_SPEND, chain_id, signer, len(tx)) + tx
+
+
+def ace_digest(unsigned: bytes) -> bytes:
+    return H(ACE_DOMAIN + unsigned)
+
+
+def _read_ace(envelope: bytes) -> BvmTx:
+    """The spend in a 0x31 envelope; AdmissionError `malformed` / Core's decode reasons."""
+    if len(envelope) < _ACE_HEAD.size:
+        raise AdmissionError("an ACE spend is shorter than its header", "malformed")
+    _op, chain_id, signer, n = _ACE_HEAD.unpack_from(envelope)
+    end = _ACE_HEAD.size + n
+    if end > len(envelope):
+        raise AdmissionError("the transaction runs past the envelope", "malformed")
+    try:
+        tx = parse_tx(envelope[_ACE_HEAD.size : end])
+    except TxError as e:
+        raise AdmissionError(e.message, e.reason) from None
+    r = Reader(envelope)
+    r.pos = end
+    try:
+        credential = read_credential(r)
+        r.done()
+    except ValueError as e:
+        raise AdmissionError(f"ACE spend: {e}", "malformed") from None
+    if tx.has_witness or any(txin.script_sig for txin in tx.inputs):
+        raise AdmissionError("an ACE spend carries no scriptSig or witness: its credential authorises it", "malformed")
+    return BvmTx(tx, AceAuth(chain_id, signer, credential, ace_digest(envelope[:end])))
 
 
 @dataclass(frozen=True)
@@ -143,11 +191,16 @@ def check_policy(tx: BtcTx) -> None:
             )
 
 
-def check_spend(state: State, tx: BtcTx, next_height: int, next_time_ms: int) -> Spend:
-    """Everything that depends on the coins: they exist, the fee, lock-times, scripts. Raises Refused."""
+def check_spend(state: State, tx: BtcTx, next_height: int, next_time_ms: int, signer: bytes | None = None) -> Spend:
+    """Everything that depends on the coins: they exist, the fee, lock-times, scripts (a 0x31 spend's `signer`
+    spends its own coin, authorised by its credential instead). Raises Refused."""
     spent: list[Coin] = []
     for txin in tx.inputs:
-        found = coin_by_txid(state, txin.prevout.txid)
+        if signer is None:
+            found = coin_by_txid(state, txin.prevout.txid)
+        else:
+            found = coin_of(state, signer)
+            found = found if found is not None and found.txid == txin.prevout.txid and len(tx.inputs) == 1 else None
         if found is None or txin.prevout.vout != 0:
             raise Refused("bad-txns-inputs-missingorspent", f"input {len(spent)} spends no current coin")
         spent.append(found)
@@ -159,6 +212,8 @@ def check_spend(state: State, tx: BtcTx, next_height: int, next_time_ms: int) ->
     if fee < MIN_RELAY_SAT_PER_VB * vsize(tx):
         raise Refused("min relay fee not met", f"min relay fee not met, {fee} < {MIN_RELAY_SAT_PER_VB * vsize(tx)}")
     _check_locks(tx, spent, next_height, next_time_ms)
+    if signer is not None:
+        return Spend(spent, fee)
     outputs = [(c.sats, c.script_pubkey) for c in spent]
     pre = PrecomputedTx(tx, outputs)
     for index in range(len(tx.inputs)):
@@ -187,8 +242,12 @@ def _check_locks(tx: BtcTx, spent: list[Coin], height: int, time_ms: int) -> Non
     for txin, coin in zip(tx.inputs, spent, strict=True):
         if txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG:
             continue
-        born_height, born_ms = coin.born or (0, 0)
         lock = txin.sequence & SEQUENCE_LOCKTIME_MASK
+        if lock == 0:
+            continue
+        if coin.born is None:
+            raise Refused("non-BIP68-final", "this coin's age is not recorded (only Bitcoin wallets' coins have one)")
+        born_height, born_ms = coin.born
         if txin.sequence & SEQUENCE_LOCKTIME_TYPE_FLAG:
             if time_ms // 1000 - born_ms // 1000 < lock << SEQUENCE_LOCKTIME_GRANULARITY:
                 raise Refused("non-BIP68-final", "a relative time lock is not reached yet")
@@ -196,17 +255,19 @@ def _check_locks(tx: BtcTx, spent: list[Coin], height: int, time_ms: int) -> Non
             raise Refused("non-BIP68-final", f"a relative lock of {lock} blocks is not reached yet")
 
 
+@dataclass
 class BvmEngine:
-    name = "bvm"
-    first_opcode = 0x30
-    last_opcode = 0x3F
+    sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x31 spends signed that way
+    name: str = "bvm"
+    first_opcode: int = 0x30
+    last_opcode: int = 0x3F
 
     def decode(self, envelope: bytes) -> Tx:
         op = envelope[0]
         if op == ACE_SPEND:
-            raise AdmissionError(
-                "ACE-authorised BVM spends (0x31) are not built yet: sign a Bitcoin transaction (0x30) instead", "not_supported"
-            )
+            spend = _read_ace(envelope)
+            assert spend.ace is not None
+            return Tx(envelope, ids=(spend.tx.txid[::-1],), sender=spend.ace.signer, body=spend)
         if op != RAW_TX:
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the BVM range", "unassigned_opcode")
         try:
@@ -218,15 +279,22 @@ class BvmEngine:
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         found = self.decode(envelope)
-        tx: BtcTx = found.body.tx  # type: ignore[attr-defined]
+        body: BvmTx = found.body  # type: ignore[assignment]
+        tx, ace = body.tx, body.ace
         height = getattr(recent, "height", -1) + 1
         time_ms = getattr(recent, "timestamp_ms", 0)
+        if ace is not None:
+            if ace.chain_id != chain_id:
+                raise AdmissionError(f"this spend is signed for another chain than {chain_id}", "wrong_chain")
+            problem = credential_problem(state, ace.signer, ace.credential, ace.digest, self.sealed, check_tags=True)
+            if problem is not None:
+                raise AdmissionError(problem[1], problem[0])
         try:
             check_transaction(tx)
             if tx.is_coinbase():
                 raise Refused("coinbase", "a coinbase transaction cannot be sent")
             check_policy(tx)
-            spend = check_spend(state, tx, height, time_ms)
+            spend = check_spend(state, tx, height, time_ms, ace.signer if ace else None)
         except TxError as e:
             raise AdmissionError(e.message, e.reason) from None
         except Refused as e:
@@ -235,7 +303,11 @@ class BvmEngine:
         return found
 
     def verify(self, tx: Tx) -> None:
-        """The scripts were verified in `admit` (they need the coins: BIP341 signs every spent output)."""
+        """A 0x31 spend's credential; a raw transaction's scripts were verified in `admit` (they need the
+        coins: BIP341 signs every spent output)."""
+        ace = tx.body.ace  # type: ignore[attr-defined]
+        if ace is not None and not verify_credential(ace.credential, ace.digest):
+            raise AdmissionError("the ACE credential does not verify", "bad_signature")
 
     # -- execution -------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
@@ -244,9 +316,14 @@ class BvmEngine:
         return 0
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
-        btc: BtcTx = tx.body.tx  # type: ignore[attr-defined]
+        body: BvmTx = tx.body  # type: ignore[assignment]
+        btc, ace = body.tx, body.ace
+        if ace is not None:  # admitted against an older state: the key may have been rotated since
+            problem = credential_problem(state, ace.signer, ace.credential, ace.digest, self.sealed, check_tags=False)
+            if problem is not None:
+                raise ExecutionError(problem[1], problem[0])
         try:
-            spend = check_spend(state, btc, ctx.height, ctx.timestamp_ms)
+            spend = check_spend(state, btc, ctx.height, ctx.timestamp_ms, ace.signer if ace else None)
         except Refused as e:
             raise ExecutionError(e.message, e.reason) from None
         for coin in spend.coins:
