@@ -58,6 +58,7 @@ def compute() -> dict[str, str]:
         "coin_txid_0": coin_txid(bytes(32), 0).hex(),
         **native_vectors(),
         **svm_vectors(),
+        "bvm_ace_digest": bvm_ace_digest(),
     }
 
 
@@ -80,6 +81,26 @@ def native_vectors() -> dict[str, str]:
         "native_transfer": transfer.hex(),
         "native_transfer_digest": t.digest_of(transfer[:-97]).hex(),
     }
+
+
+def bvm_ace_digest() -> str:
+    """A 0x31 spend's digest: id_com 0…0 on chain 7231053 spending coin (txid 0…0, vout 0) to one P2TR output."""
+    from engines.bvm.engine import ace_digest, ace_unsigned
+
+    tx = bytes.fromhex(
+        "02000000"
+        "01"
+        + "00" * 36
+        + "00"
+        + "ffffffff"
+        + "01"
+        + (10_000).to_bytes(8, "little").hex()
+        + "22"
+        + "5120"
+        + "11" * 32
+        + "00000000"
+    )
+    return ace_digest(ace_unsigned(7231053, bytes(32), tx)).hex()
 
 
 def svm_vectors() -> dict[str, str]:
