@@ -12,8 +12,9 @@ is admitted as Bitcoin Core's mempool would take it, with Core's reject reasons 
   (`non-BIP68-final`);
 - every input's scripts with Core's standard flags, and — when those fail — the mandatory ones, to tell
   `non-mandatory-script-verify-flag (…)` from `mandatory-script-verify-flag-failed (…)`.
-The same checks run again when the block executes it (a coin may have moved since): a transaction that
-fails them there writes nothing and pays nothing. Execution debits each input's coin (its whole value: the
+The coin, fee and lock checks run again when the block executes it (a coin may have moved since): a
+transaction that fails them there writes nothing and pays nothing. Its scripts need not run again: a coin's
+txid pins the value and script they signed. Execution debits each input's coin (its whole value: the
 base units below one sat stay), credits every output to the identity bound to its scriptPubKey (an unknown
 script gets its legacy identity, SPEC §2) and pays the fee to the fee collector — all in base units
 (1 sat = 10). Its ids are the txid and the wtxid, as Bitcoin shows them (byte-reversed).
@@ -191,9 +192,15 @@ def check_policy(tx: BtcTx) -> None:
             )
 
 
-def check_spend(state: State, tx: BtcTx, next_height: int, next_time_ms: int, signer: bytes | None = None) -> Spend:
+def check_spend(
+    state: State, tx: BtcTx, next_height: int, next_time_ms: int, signer: bytes | None = None, scripts: bool = True
+) -> Spend:
     """Everything that depends on the coins: they exist, the fee, lock-times, scripts (a 0x31 spend's `signer`
-    spends its own coin, authorised by its credential instead). Raises Refused."""
+    spends its own coin, authorised by its credential instead). Raises Refused.
+
+    A coin's txid names one version of one identity's balance, so the outputs an input spends — value and
+    scriptPubKey — are the same whenever its coin still exists: scripts verified at admission need not run
+    again when the block executes the transaction (`scripts=False`)."""
     spent: list[Coin] = []
     for txin in tx.inputs:
         if signer is None:
@@ -212,7 +219,7 @@ def check_spend(state: State, tx: BtcTx, next_height: int, next_time_ms: int, si
     if fee < MIN_RELAY_SAT_PER_VB * vsize(tx):
         raise Refused("min relay fee not met", f"min relay fee not met, {fee} < {MIN_RELAY_SAT_PER_VB * vsize(tx)}")
     _check_locks(tx, spent, next_height, next_time_ms)
-    if signer is not None:
+    if signer is not None or not scripts:
         return Spend(spent, fee)
     outputs = [(c.sats, c.script_pubkey) for c in spent]
     pre = PrecomputedTx(tx, outputs)
@@ -323,7 +330,7 @@ class BvmEngine:
             if problem is not None:
                 raise ExecutionError(problem[1], problem[0])
         try:
-            spend = check_spend(state, btc, ctx.height, ctx.timestamp_ms, ace.signer if ace else None)
+            spend = check_spend(state, btc, ctx.height, ctx.timestamp_ms, ace.signer if ace else None, scripts=False)
         except Refused as e:
             raise ExecutionError(e.message, e.reason) from None
         for coin in spend.coins:
