@@ -257,3 +257,29 @@ def test_ace_spend_refusals(ace_node):
     forged[-1] ^= 1
     assert refused(node, bytes(forged)) == "bad_signature"
     assert refused(node, ace_spend(node, [(FUNDS, bob_script())])) == "min relay fee not met"
+
+
+def test_independent_spends_share_a_batch_and_give_the_sequential_block():
+    def chain(strategy: str) -> Chain:
+        reg = Registry()
+        for engine in (native_engine(), evm_engine(), make_engine()):
+            reg.register(engine)
+        made = Chain(MemoryStore(), reg, SigningKey(bytes(range(4, 36))), strategy)
+        alloc = [{"legacy": "btc", "address": a.to_string(), "balance": str(FUNDS * SAT)} for a in (P2WPKH, P2TR)]
+        made.create_genesis(parse({"chain_id": CHAIN_ID, "alloc": alloc}).populate, 1_700_000_000_000)
+        return made
+
+    seq, batched = chain("sequential"), chain("batched")
+    spends = [
+        pay(seq, P2WPKH, [(10_000_000, bob_script()), (89_990_000, P2WPKH.to_script_pub_key())], sign_p2wpkh),
+        pay(seq, P2TR, [(20_000_000, P2WSH.to_script_pub_key())], sign_p2tr),
+    ]
+    blocks = []
+    for c in (seq, batched):
+        for env in spends:
+            c.admit(env)
+        blocks.append(c.produce(10, timestamp_ms=1_700_000_001_000))
+    assert all(e.receipt.success for b in blocks for e in b.txs)
+    assert blocks[0].header.state_root == blocks[1].header.state_root
+    assert [e.receipt_bytes for e in blocks[0].txs] == [e.receipt_bytes for e in blocks[1].txs]
+    assert blocks[1].schedule["batches"] == [2] and "fallback" not in blocks[1].schedule

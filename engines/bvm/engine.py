@@ -23,16 +23,18 @@ script gets its legacy identity, SPEC §2) and pays the fee to the fee collector
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from chain.accounts import resolve
 from chain.address import btc_script_text, script_kind
 from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
-from chain.dispatcher import BlockContext, Field, Outcome, Tx
+from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H, Reader
 from chain.ledger import BASE_PER_SAT, FEE_COLLECTOR, NATIVE_MINT, credit, debit
+from chain.parallel import FEE_KEY, RecordingState
 from chain.state import State
 
 from .coins import Coin, coin_by_txid, coin_of
@@ -54,6 +56,7 @@ from .tx import (
 from .tx import Tx as BtcTx
 
 RAW_TX, ACE_SPEND = 0x30, 0x31
+TRIAL_CONTEXT = BlockContext(2**62, 2**62, 0, bytes(32))  # finds an access set: every lock-time reached
 MAX_STANDARD_VERSION = 3  # policy.h TX_MAX_STANDARD_VERSION
 MAX_STANDARD_TX_WEIGHT = 400_000
 MAX_STANDARD_SCRIPTSIG_SIZE = 1_650
@@ -346,6 +349,21 @@ class BvmEngine:
         fee = spend.fee_sats * BASE_PER_SAT
         credit(state, NATIVE_MINT, FEE_COLLECTOR, fee)
         return Outcome(fee=fee, output=encode_output(spend.coins, paid))
+
+    # -- access sets (chain/parallel.py) -------------------------------------------------------
+    def access(self, tx: Tx, state: State) -> Access | None:
+        """The keys a spend touches — its coins' index entries and balances, its outputs' identities (their
+        reverse-index entries, balances, and a new wallet's bindings) — found by running it once over the
+        pre-block state, its lock-times taken as reached (the block checks that it kept to them, or runs
+        sequentially). A spend that cannot run now is global."""
+        trial = RecordingState(cast(Mapping[bytes, bytes], state))
+        trial.begin_tx()
+        try:
+            self.execute(tx, trial, TRIAL_CONTEXT)
+        except Exception:  # refused now, or an engine fault: let the block run it alone
+            return None
+        fee = {FEE_KEY}  # every transaction pays it: the block adds fees up in order, it is no conflict
+        return Access(frozenset(trial.read - fee), frozenset(trial.written - fee))
 
     # -- for people ------------------------------------------------------------------------
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
