@@ -10,6 +10,7 @@ from rpc.solana.views import solana_rpc
 urlpatterns = [
     path("api/v1/faucet", faucet.api),
     path("api/v1/", include("rpc.native.urls")),
+    path("api/btc/", include("rpc.btc.urls")),
     path("rpc/eth", eth_rpc),
     path("rpc/solana", solana_rpc),
     path("faucet/", faucet.page),
