@@ -558,3 +558,44 @@ def test_every_kind_of_spend_from_a_coin_read_through_esplora(client: Any, setti
         assert status["confirmed"] is True and local(client, f"/address/{address.to_string()}/utxo") == []
     finally:
         views._registry.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bitcoin_wallet_pays_an_evm_users_btc_address_and_eth_get_balance_rises_by_sats_times_1e10(
+    client: Any, settings: Any, tmp_path: Path
+) -> None:
+    from bitcoinutils.script import Script
+    from bitcoinutils.transactions import Transaction, TxInput, TxOutput
+
+    from chain.accounts import index_bytes
+    from chain.identity import legacy_id_com, vm_address
+    from rpc.native import views
+    from tests.conftest import sql_node
+
+    metamask = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    alloc = [
+        {"legacy": "btc", "address": WPKH.to_string(), "balance": str(FUNDS * SAT)},
+        {"legacy": "evm", "address": metamask, "balance": "0"},
+    ]
+    chain = sql_node(settings, tmp_path, {"chain_id": 7231053, "alloc": alloc}, ("engines.native", "engines.evm", "engines.bvm"))
+    try:
+        user = legacy_id_com("evm", bytes.fromhex(metamask[2:]))
+        btc_address = Script.from_raw(index_bytes("btc", vm_address(user, "btc")).hex())  # the user's BTC address (P2TR)
+
+        def wei() -> int:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": [metamask, "latest"]}
+            return int(client.post("/rpc/eth", body, content_type="application/json").json()["result"], 16)
+
+        before = wei()
+        (utxo,) = local(client, f"/address/{WPKH.to_string()}/utxo")
+        tx = Transaction([TxInput(utxo["txid"], 0)], [TxOutput(7_654_321, btc_address)], has_segwit=True)
+        tx.outputs.append(TxOutput(utxo["value"] - 7_654_321 - FEE, WPKH.to_script_pub_key()))
+        sig = WPKH_KEY.sign_segwit_input(tx, 0, WPKH_KEY.get_public_key().get_address().to_script_pub_key(), utxo["value"])
+        from bitcoinutils.transactions import TxWitnessInput
+
+        tx.witnesses.append(TxWitnessInput([sig, WPKH_KEY.get_public_key().to_hex()]))
+        local(client, "/tx", tx.serialize())
+        chain.produce(10)
+        assert wei() - before == 7_654_321 * 10**10  # exactly sats × 10^10 wei
+    finally:
+        views._registry.cache_clear()
