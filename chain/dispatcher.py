@@ -62,6 +62,9 @@ class Tx:
     # says whether it was judged at all (else the block builder asks the engine).
     access: Access | None = None
     declared: bool = False
+    # What no two pending transactions may both hold — a Bitcoin spend's coins (Core's mempool conflict
+    # rule): the mempool refuses a second claim until the first is in a block.
+    claims: tuple[bytes, ...] = ()
 
     @cached_property
     def envelope_id(self) -> bytes:

@@ -28,3 +28,8 @@ class ExecutionError(ChainError):
     """A transaction failed during execution; its snapshot is restored and a failed receipt is recorded."""
 
     code = "execution_failed"
+
+
+def mempool_conflict() -> AdmissionError:
+    """Bitcoin Core's `txn-mempool-conflict`: a waiting transaction already holds one of these claims."""
+    return AdmissionError("txn-mempool-conflict: a waiting transaction already spends one of these coins", "txn-mempool-conflict")

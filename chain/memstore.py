@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .blocks import Header
 from .dispatcher import Tx
+from .errors import mempool_conflict
 from .node import RECENT_BLOCKS, Block, Loaded
 from .state import apply_diff
 
@@ -14,6 +15,7 @@ class MemoryStore:
         self.nodes: dict[str, bytes] = {}
         self.blocks: list[Block] = []
         self.mempool: dict[int, bytes] = {}
+        self.claims: dict[bytes, bytes] = {}  # claim -> envelope id (chain.dispatcher.Tx.claims)
         self._seq = 0
 
     def load(self) -> Loaded:
@@ -25,13 +27,20 @@ class MemoryStore:
         return list(self.mempool.items())[:limit]
 
     def add_pending(self, txs: list[Tx]) -> None:
+        keys = [c for tx in txs for c in tx.claims]
+        if len(set(keys)) != len(keys) or any(c in self.claims for c in keys):
+            raise mempool_conflict()
         for tx in txs:
             self._seq += 1
             self.mempool[self._seq] = tx.envelope
+            self.claims.update((c, tx.envelope_id) for c in tx.claims)
 
     def commit_block(self, block: Block) -> None:
         apply_diff(self.entries, block.state_diff)
         apply_diff(self.nodes, block.node_writes)
         for seq in block.mempool_seqs:
             del self.mempool[seq]
+        for e in block.txs:
+            for c in e.tx.claims:
+                self.claims.pop(c, None)
         self.blocks.append(block)

@@ -283,3 +283,13 @@ def test_independent_spends_share_a_batch_and_give_the_sequential_block():
     assert blocks[0].header.state_root == blocks[1].header.state_root
     assert [e.receipt_bytes for e in blocks[0].txs] == [e.receipt_bytes for e in blocks[1].txs]
     assert blocks[1].schedule["batches"] == [2] and "fallback" not in blocks[1].schedule
+
+
+def test_a_second_spend_of_a_waiting_coin_is_a_mempool_conflict(node):
+    first = pay(node, P2WPKH, [(10_000_000, bob_script()), (89_990_000, P2WPKH.to_script_pub_key())], sign_p2wpkh)
+    second = pay(node, P2WPKH, [(20_000_000, bob_script()), (79_990_000, P2WPKH.to_script_pub_key())], sign_p2wpkh)
+    node.admit(first)
+    assert refused(node, second) == "txn-mempool-conflict"
+    (e,) = node.produce(10).txs
+    assert e.tx.envelope == first and e.receipt.success
+    assert refused(node, second) == "bad-txns-inputs-missingorspent"  # its coin is spent now

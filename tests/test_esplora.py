@@ -447,15 +447,18 @@ def test_a_pending_transaction_and_a_conflicting_one(client: Any, chain: Any) ->
     unconfirmed = {"spent": True, "txid": txid, "vin": 0, "status": {"confirmed": False}}
     assert local(client, f"/tx/{coin['txid']}/outspends") == [unconfirmed]
     assert local(client, f"/tx/{txid}/outspends") == [{"spent": False}, {"spent": False}]
-    # admission reads the committed state: a second spend of the same coin waits too, and the block refuses it
+    # a second spend of the same coin while the first waits: Bitcoin Core's mempool conflict, nothing written
     second = signed(coin, WPKH_KEY, WPKH, [(50_000_000, PAYEE), (FUNDS - 50_000_000 - FEE, WPKH)])
-    conflict = local(client, "/tx", second)
+    refused = client.post("/api/btc/tx", second, content_type="text/plain")
+    assert refused.status_code == 400 and "txn-mempool-conflict" in refused.content.decode()
+    assert local(client, "/mempool/txids") == [txid]
     chain.produce(10)
     assert local(client, f"/tx/{txid}/status")["confirmed"] is True
-    assert client.get(f"/api/btc/tx/{conflict}").status_code == 404  # it never happened
-    assert local(client, f"/tx/{conflict}/status") == {"confirmed": False}
     assert [t["txid"] for t in local(client, f"/address/{WPKH.to_string()}/txs")] == [txid]
     assert local(client, "/mempool/txids") == []
+    (change,) = local(client, f"/address/{WPKH.to_string()}/utxo")  # once in a block, its change is spendable again
+    third = signed(change, WPKH_KEY, WPKH, [(10_000_000, PAYEE), (change["value"] - 10_000_000 - FEE, WPKH)])
+    assert len(local(client, "/tx", third)) == 64  # the claim went with the block
 
 
 # -- the codec, without a node ----------------------------------------------------------------------

@@ -75,6 +75,16 @@ class MempoolEntry(models.Model):
         db_table = "nvm_mempool"
 
 
+class MempoolClaim(models.Model):
+    """What a waiting transaction holds exclusively (chain.dispatcher.Tx.claims): a Bitcoin outpoint it spends."""
+
+    claim = models.BinaryField(primary_key=True)
+    envelope_id = models.BinaryField(db_index=True)
+
+    class Meta:
+        db_table = "nvm_mempool_claim"
+
+
 class AddressIndex(models.Model):
     """SQL mirror of the reverse index held in the state (SPEC §2): VM address -> id_com."""
 

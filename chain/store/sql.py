@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 
 from chain.blocks import Header
 from chain.dispatcher import Recent, Tx
-from chain.errors import AdmissionError
+from chain.errors import AdmissionError, mempool_conflict
 from chain.node import RECENT_BLOCKS, Block, Loaded, encode_diff
 
 from . import models as m
@@ -141,6 +141,7 @@ class SqlStore:
         included = _included([_b(eid) for _, eid, _ in rows])
         if included:
             m.MempoolEntry.objects.filter(envelope_id__in=list(included)).delete()
+            m.MempoolClaim.objects.filter(envelope_id__in=list(included)).delete()
         return [(seq, _b(env)) for seq, eid, env in rows if _b(eid) not in included]
 
     def add_pending(self, txs: list[Tx]) -> None:
@@ -149,10 +150,19 @@ class SqlStore:
         ids = [r[0] for r in rows]
         if len(set(ids)) != len(ids):
             raise AdmissionError("the same transaction twice in one batch", "already_known")
+        claims = [m.MempoolClaim(claim=c, envelope_id=tx.envelope_id) for tx in txs for c in tx.claims]
         try:
             with transaction.atomic():
                 if _included(ids):
                     raise AdmissionError("this transaction is already in a block", "already_known")
+                if claims:
+                    keys = [c.claim for c in claims]
+                    held = m.MempoolClaim.objects.filter(claim__in=keys).exclude(envelope_id__in=ids).exists()
+                    if held or len(set(keys)) != len(keys):
+                        raise mempool_conflict()
+                    if m.MempoolEntry.objects.filter(envelope_id__in=ids).exists():
+                        raise AdmissionError("this transaction is already in the mempool", "already_known")
+                    m.MempoolClaim.objects.bulk_create(claims)
                 if connection.vendor == "postgresql":
                     now = _now()
                     with connection.cursor() as wrapper, connection.wrap_database_errors:
@@ -242,6 +252,9 @@ def _commit_pg(
             )
         if block.mempool_seqs:
             cur.execute("DELETE FROM nvm_mempool WHERE seq = ANY(%s)", [block.mempool_seqs])
+        claimed = [e.tx.envelope_id for e in block.txs if e.tx.claims]
+        if claimed:
+            cur.execute("DELETE FROM nvm_mempool_claim WHERE envelope_id = ANY(%s)", [claimed])
 
 
 def _copy(cur: Any, target: str, types: list[str], rows: list[Row]) -> None:
@@ -300,6 +313,7 @@ def _commit_orm(
         )
     for i in range(0, len(block.mempool_seqs), BATCH):
         m.MempoolEntry.objects.filter(seq__in=block.mempool_seqs[i : i + BATCH]).delete()
+    m.MempoolClaim.objects.filter(envelope_id__in=[e.tx.envelope_id for e in block.txs if e.tx.claims]).delete()
 
 
 def _write(model: type, key_field: str, value_field: str, changes: Mapping[Any, bytes | None]) -> None:

@@ -66,6 +66,11 @@ OP_RETURN = 0x6A
 SEQUENCE_LOCKTIME_GRANULARITY = 9  # BIP68 time locks count units of 512 s
 
 
+def _claims(tx: BtcTx) -> tuple[bytes, ...]:
+    """The outpoints it spends: the mempool holds one waiting spend of each (`txn-mempool-conflict`)."""
+    return tuple(txin.prevout.serialize() for txin in tx.inputs)
+
+
 class Refused(Exception):
     """A reason to turn a Bitcoin transaction away (Core's reject reason and a message)."""
 
@@ -277,7 +282,8 @@ class BvmEngine:
         if op == ACE_SPEND:
             spend = _read_ace(envelope)
             assert spend.ace is not None
-            return Tx(envelope, ids=(spend.tx.txid[::-1],), sender=spend.ace.signer, body=spend)
+            ids = (spend.tx.txid[::-1],)
+            return Tx(envelope, ids=ids, sender=spend.ace.signer, body=spend, claims=_claims(spend.tx))
         if op != RAW_TX:
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the BVM range", "unassigned_opcode")
         try:
@@ -285,7 +291,7 @@ class BvmEngine:
         except TxError as e:
             raise AdmissionError(e.message, e.reason) from None
         txid, wtxid = tx.txid[::-1], tx.wtxid[::-1]
-        return Tx(envelope, ids=(txid,) if txid == wtxid else (txid, wtxid), body=BvmTx(tx))
+        return Tx(envelope, ids=(txid,) if txid == wtxid else (txid, wtxid), body=BvmTx(tx), claims=_claims(tx))
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         found = self.decode(envelope)
