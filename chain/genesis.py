@@ -23,7 +23,7 @@ from .ledger import NATIVE_DECIMALS, NATIVE_MINT, MintRecord, credit, put_mint
 from .state import State
 
 CHAIN_ID_KEY = H(b"nvm/chain_id")  # u64: the chain id lives in the state, so the root covers it
-LEGACY_ADDRESS_LEN = {"evm": 20, "svm": 32, "btc": 0}  # raw-chain wallets genesis can fund (btc: by its address)
+LEGACY_ADDRESS_LEN = {"evm": 20, "svm": 32, "btc": 0, "tron": 21}  # raw-chain wallets genesis can fund
 
 
 class GenesisError(ValueError):
@@ -76,15 +76,15 @@ def address_of_key(chain: str, private_key: bytes) -> bytes:
 
 
 def _legacy_address(chain: str, value: object, what: str) -> bytes:
-    if chain == "btc":  # a regtest address: the wallet's scriptPubKey is what the reverse index binds
+    if chain in ("btc", "tron"):  # a regtest address (its scriptPubKey is what the index binds) or a T… address
         from .address import AddressError, parse_address
 
         try:
             parsed = parse_address(str(value))
         except AddressError as e:
             raise GenesisError(f"{what}: {e}") from None
-        if parsed.vm != "btc":
-            raise GenesisError(f"{what}: not a Bitcoin address")
+        if parsed.vm != chain:
+            raise GenesisError(f"{what}: not a {'Bitcoin' if chain == 'btc' else 'Tron'} address")
         return parsed.raw
     if chain == "svm" and isinstance(value, str) and not value.lower().startswith("0x"):
         import base58
@@ -152,7 +152,7 @@ def parse(config: dict[str, object]) -> Genesis:
                 raise GenesisError(f"alloc[{i}].legacy: genesis can fund legacy {sorted(LEGACY_ADDRESS_LEN)} wallets")
             address = _legacy_address(chain, entry.get("address"), f"alloc[{i}].address")
             key = None
-            if "private_key" in entry and chain != "btc":
+            if "private_key" in entry and chain in ("evm", "svm"):
                 key = _hex(entry["private_key"], 32, f"alloc[{i}].private_key")
                 if address_of_key(chain, key) != address:
                     raise GenesisError(f"alloc[{i}].private_key is not the key of {entry['address']}")

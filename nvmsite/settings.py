@@ -116,7 +116,8 @@ NVM_EXECUTION = os.environ.get("NVM_EXECUTION", "sequential")
 NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arrives
 NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
-NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", "engines.native,engines.evm,engines.svm,engines.bvm").split(",") if e]
+ALL_ENGINES = "engines.native,engines.evm,engines.svm,engines.bvm,engines.tvm"
+NVM_ENGINES = [e for e in os.environ.get("NVM_ENGINES", ALL_ENGINES).split(",") if e]
 NVM_EVM_FORK = os.environ.get("NVM_EVM_FORK", "shanghai")  # the EVM's rules: shanghai, cancun or prague
 # The faucet (faucet/service.py): whose funds, how much, how often.
 NVM_FAUCET_REV = os.environ.get("NVM_FAUCET_REV", "11" * 32)  # ACE dev identity #0 of chain/genesis.json
