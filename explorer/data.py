@@ -190,7 +190,7 @@ class TxDetail:
             return [("Solana signature", base58.b58encode(a).decode()) for a in self.ids]
         if self.vm == "bvm":
             return list(zip(("Bitcoin txid", "Bitcoin wtxid"), (a.hex() for a in self.ids), strict=False))
-        label = "Ethereum hash" if self.vm == "evm" else "Native id"
+        label = {"evm": "Ethereum hash", "tvm": "Tron txid"}.get(self.vm, "Native id")
         return [(label, "0x" + a.hex()) for a in self.ids]
 
 

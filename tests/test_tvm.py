@@ -115,3 +115,19 @@ def test_a_transaction_is_processed_once(node):
     env = transfer(node, 1_000_000)
     assert run(node, env).receipt.success
     assert refused(node, env) == "DUP_TRANSACTION_ERROR"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_explorer_shows_a_tron_transfer_by_its_txid(client, settings, tmp_path):
+    from rpc.native import views
+    from tests.conftest import sql_node
+
+    alloc = [{"legacy": "tron", "address": tron_text(OWNER), "balance": str(FUNDS * SUN)}]
+    chain = sql_node(settings, tmp_path, {"chain_id": CHAIN_ID, "alloc": alloc}, ("engines.native", "engines.tvm"))
+    try:
+        e = run(chain, transfer(chain, 2_500_000))
+        assert e.receipt.success
+        body = client.get(f"/tx/{e.tx.ids[0].hex()}").content.decode()
+        assert "Tron txid" in body and "TransferContract" in body and tron_text(BOB) in body and "2,500,000 sun" in body
+    finally:
+        views._registry.cache_clear()
