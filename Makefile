@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TRON_VENV ?= .venv-tron
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
@@ -13,6 +14,13 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# tronpy (tests/test_tron_api.py runs it against a live devnet) cannot share the project's venv: it needs
+# eth_abi<6, web3 eth-abi>=6. So it has a venv of its own.
+$(TRON_VENV)/.installed: requirements-tron.txt
+	test -x $(TRON_VENV)/bin/python || $(PYTHON) -m venv $(TRON_VENV)
+	$(TRON_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tron.txt
 	touch $@
 
 devnet: venv
@@ -29,8 +37,8 @@ lint: venv
 	$(VENV)/bin/ruff format --check chain engines rpc nvmsite bench tests explorer faucet
 	$(VENV)/bin/mypy chain engines
 
-test: venv system services lint
+test: venv $(TRON_VENV)/.installed system services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) .nvm .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) $(TRON_VENV) .nvm .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/faucet", faucet.api),
     path("api/v1/", include("rpc.native.urls")),
     path("api/btc/", include("rpc.btc.urls")),
+    path("api/tron/", include("rpc.tron.urls")),
     path("rpc/eth", eth_rpc),
     path("rpc/solana", solana_rpc),
     path("faucet/", faucet.page),

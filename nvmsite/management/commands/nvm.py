@@ -401,6 +401,7 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
         f"  Ethereum RPC     {base}/rpc/eth   (MetaMask: chain id {info['chain_id']}, currency NVM)",
         f"  Solana RPC       {base}/rpc/solana   (websocket {base.replace('http', 'ws', 1)}/rpc/solana/ws)",
         f"  Bitcoin Esplora  {base}/api/btc   (regtest addresses bcrt1…, m…/n…, 2…)",
+        f"  Tron HTTP API    {base}/api/tron/   (tronpy: HTTPProvider with the trailing slash)",
         "",
         "CLI: python manage.py nvm transfer --rev <REV> --to <any address> --amount 1.5",
         "",
