@@ -18,6 +18,7 @@ from chain.dispatcher import Engine, Registry, Tx
 from chain.node import Chain, chain_id_of
 from chain.state import State
 from chain.store.sql import SqlEntries, SqlStore, recent_hashes
+from nvmsite import devctl
 
 log = logging.getLogger("nvm.node")
 
@@ -114,20 +115,22 @@ def run_producer(
     next_at = time.monotonic()
     while not stop.is_set() and (max_blocks is None or made < max_blocks):
         try:
-            if on_demand:
+            demand, mine_now, interval = devctl.block_plan(on_demand, interval_ms)  # devnet controls may change them
+            if mine_now:
+                block = chain.produce(max_txs, timestamp_ms=devctl.block_timestamp())
+            elif demand:
                 pending = chain.store.pending(max_txs)
                 if not pending:
                     stop.wait(0.01)
                     continue
-                block = chain.produce(max_txs, pending=pending)
+                block = chain.produce(max_txs, timestamp_ms=devctl.block_timestamp(), pending=pending)
             else:
-                delay = next_at - time.monotonic()
+                delay = min(next_at - time.monotonic(), 0.05)  # a short nap: a mine request may come meanwhile
                 if delay > 0:
                     stop.wait(delay)
-                    if stop.is_set():
-                        break
-                next_at = max(next_at + interval_ms / 1000, time.monotonic())
-                block = chain.produce(max_txs)
+                    continue
+                next_at = max(next_at + interval / 1000, time.monotonic())
+                block = chain.produce(max_txs, timestamp_ms=devctl.block_timestamp())
             made += 1
             _announce(block.header.height)
             if block.txs:

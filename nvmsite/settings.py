@@ -114,6 +114,8 @@ NVM_BLOCK_INTERVAL_MS = int(os.environ.get("NVM_BLOCK_INTERVAL_MS", "400"))
 # How the producer runs a block (chain/parallel.py): sequential, batched or sharded — the same blocks either way
 NVM_EXECUTION = os.environ.get("NVM_EXECUTION", "sequential")
 NVM_ON_DEMAND = _flag("NVM_ON_DEMAND")  # a block as soon as a transaction arrives
+# Devnet controls (mining, time; nvmsite/devctl.py): on for `make devnet` / `nvm devnet`, off otherwise.
+NVM_DEVNET = _flag("NVM_DEVNET")
 NVM_MAX_BLOCK_TXS = int(os.environ.get("NVM_MAX_BLOCK_TXS", "20000"))
 # Engines to install, as "module" or "module:attribute" paths; each registers its opcode range.
 ALL_ENGINES = "engines.native,engines.evm,engines.svm,engines.bvm,engines.tvm"

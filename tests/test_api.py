@@ -155,6 +155,10 @@ def test_openapi_schema_is_valid_and_lists_every_endpoint(client, chain):
         "/api/v1/state/proof",
         "/api/v1/identity/{ref}",
         "/api/v1/schema",
+        "/api/v1/dev",
+        "/api/v1/dev/mine",
+        "/api/v1/dev/time",
+        "/api/v1/dev/mining",
     }
 
 

@@ -75,6 +75,16 @@ class MempoolEntry(models.Model):
         db_table = "nvm_mempool"
 
 
+class DevControl(models.Model):
+    """The devnet controls the web processes set and the block producer obeys (nvmsite/devctl.py): one JSON row."""
+
+    key = models.CharField(max_length=32, primary_key=True)
+    value = models.TextField()
+
+    class Meta:
+        db_table = "nvm_dev_control"
+
+
 class MempoolClaim(models.Model):
     """What a waiting transaction holds exclusively (chain.dispatcher.Tx.claims): a Bitcoin outpoint it spends."""
 

@@ -479,3 +479,85 @@ def get_identity(address: Any) -> dict[str, Any]:
         return identity_payload(address)
     except AddressError as e:
         raise invalid(str(e)) from None
+
+
+# -- devnet controls: the cheat methods local EVM devnets answer (nvmsite/devctl.py) -----------------
+def _dev(call: Any, *args: Any) -> Any:
+    from chain.errors import ChainError
+
+    try:
+        return call(*args)
+    except ChainError as e:
+        raise RpcError(INVALID_INPUT, e.message) from None
+
+
+def _number(value: Any, what: str) -> int:
+    if value is None:
+        return 1
+    n = parse_quantity(value, what) if isinstance(value, str) else value
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise invalid(f"{what} must be a number")
+    return n
+
+
+@rpc("evm_mine")
+def evm_mine(timestamp: Any = None) -> str:
+    """One block now (at `timestamp`, UNIX seconds, when given), empty or not."""
+    from nvmsite import devctl
+
+    if timestamp is not None:
+        _dev(devctl.set_next_timestamp, _number(timestamp, "timestamp"))
+    _dev(devctl.mine, 1)
+    return "0x0"
+
+
+@rpc("anvil_mine")
+def anvil_mine(blocks: Any = None, interval: Any = None) -> None:
+    """`blocks` blocks now (default 1), each `interval` seconds after the one before when given."""
+    from nvmsite import devctl
+
+    n, step = _number(blocks, "blocks"), None if interval is None else _number(interval, "interval")
+    if step is None:
+        _dev(devctl.mine, n)
+        return None
+    for _ in range(n):
+        _dev(devctl.increase_time, step)
+        _dev(devctl.mine, 1)
+    return None
+
+
+rpc("hardhat_mine")(anvil_mine)
+
+
+@rpc("evm_increaseTime")
+def evm_increase_time(seconds: Any) -> int:
+    from nvmsite import devctl
+
+    return int(_dev(devctl.increase_time, _number(seconds, "seconds")))
+
+
+@rpc("evm_setNextBlockTimestamp")
+def evm_set_next_block_timestamp(timestamp: Any) -> None:
+    from nvmsite import devctl
+
+    _dev(devctl.set_next_timestamp, _number(timestamp, "timestamp"))
+
+
+@rpc("evm_setAutomine")
+def evm_set_automine(enabled: Any) -> None:
+    from nvmsite import devctl
+
+    if not isinstance(enabled, bool):
+        raise invalid("evm_setAutomine takes true or false")
+    _dev(devctl.set_mining, "on_demand" if enabled else "interval", None if enabled else 1_000)
+
+
+@rpc("evm_setIntervalMining")
+def evm_set_interval_mining(interval_ms: Any) -> None:
+    from nvmsite import devctl
+
+    ms = _number(interval_ms, "interval")
+    if ms == 0:  # anvil's way to turn interval mining off
+        _dev(devctl.set_mining, "on_demand", None)
+    else:
+        _dev(devctl.set_mining, "interval", ms)

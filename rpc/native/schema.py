@@ -275,6 +275,7 @@ def openapi() -> dict[str, Any]:
             "description": "Blocks, transactions by any id, state proofs. Errors are {error: {code, message}}.",
         },
         "paths": {
+            **DEV_PATHS,
             "/api/v1/status": {
                 "get": {"summary": "chain head and mempool size", "responses": {"200": _json(_ref("Status"), "status")}}
             },
@@ -349,3 +350,40 @@ def openapi() -> dict[str, Any]:
         },
         "components": {"schemas": SCHEMAS},
     }
+
+
+def _dev_post(summary: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary + " (devnet mode only: 403 devnet_off otherwise)",
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}},
+            "responses": {
+                "200": {"description": "done", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **ERRORS,
+            },
+        }
+    }
+
+
+DEV_PATHS: dict[str, Any] = {
+    "/api/v1/dev": {
+        "get": {
+            "summary": "the devnet controls in force (mining mode, clock offset, next timestamp)",
+            "responses": {
+                "200": {"description": "the controls", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **ERRORS,
+            },
+        }
+    },
+    "/api/v1/dev/mine": _dev_post(
+        "make blocks now, empty or not; answers the new height", {"blocks": {"type": "integer", "minimum": 1}}
+    ),
+    "/api/v1/dev/time": _dev_post(
+        "move the clock forward, or fix the next block's timestamp (UNIX seconds)",
+        {"increase_s": {"type": "integer", "minimum": 0}, "next_timestamp": {"type": "integer"}},
+    ),
+    "/api/v1/dev/mining": _dev_post(
+        "interval or on-demand block production",
+        {"mode": {"enum": ["interval", "on_demand"]}, "interval_ms": {"type": "integer", "minimum": 10}},
+    ),
+}

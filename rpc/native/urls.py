@@ -12,5 +12,9 @@ urlpatterns = [
     path("state/proof", views.state_proof),
     path("identity/<str:ref>", views.identity),
     path("schema", views.schema),
+    path("dev", views.dev),
+    path("dev/mine", views.dev_mine),
+    path("dev/time", views.dev_time),
+    path("dev/mining", views.dev_mining),
     re_path(r"^.*$", views.unknown),
 ]

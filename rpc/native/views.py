@@ -66,7 +66,7 @@ def api(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpRespo
             except AdmissionError as e:
                 return error(400, e.code, e.message)
             except ChainError as e:
-                return error(409 if e.code == "no_genesis" else 400, e.code, e.message)
+                return error({"no_genesis": 409, "devnet_off": 403}.get(e.code, 400), e.code, e.message)
             except Exception:
                 log.exception("unhandled error in %s", request.path)
                 return error(500, "internal_error", "the node failed to answer this request; see its log")
@@ -350,6 +350,57 @@ def identity(request: HttpRequest, ref: str) -> dict[str, Any]:
 @api("GET")
 def schema(request: HttpRequest) -> dict[str, Any]:
     return openapi()
+
+
+# -- devnet controls (nvmsite/devctl.py) ---------------------------------------------------------
+def _dev_int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ApiError(400, "bad_request", f"{name} must be a whole number")
+    return value
+
+
+@api("GET")
+def dev(request: HttpRequest) -> dict[str, Any]:
+    """The devnet controls in force (403 when the node is not in devnet mode)."""
+    from nvmsite import devctl
+
+    devctl.require_devnet()
+    return {"devnet": True, **devctl.controls()}
+
+
+@api("POST")
+def dev_mine(request: HttpRequest) -> dict[str, Any]:
+    """`{"blocks": n}` (default 1): n blocks now, empty or not; answers when they are made."""
+    from nvmsite import devctl
+
+    body = _body_json(request)
+    blocks = _dev_int(body, "blocks") if "blocks" in body else 1
+    return {"height": devctl.mine(blocks)}
+
+
+@api("POST")
+def dev_time(request: HttpRequest) -> dict[str, Any]:
+    """`{"increase_s": n}` moves the clock forward; `{"next_timestamp": unix_s}` fixes the next block's time."""
+    from nvmsite import devctl
+
+    body = _body_json(request)
+    if "increase_s" in body:
+        return {"offset_s": devctl.increase_time(_dev_int(body, "increase_s"))}
+    if "next_timestamp" in body:
+        devctl.set_next_timestamp(_dev_int(body, "next_timestamp"))
+        return {"next_timestamp": body["next_timestamp"]}
+    raise ApiError(400, "bad_request", 'give "increase_s" or "next_timestamp"')
+
+
+@api("POST")
+def dev_mining(request: HttpRequest) -> dict[str, Any]:
+    """`{"mode": "interval", "interval_ms": n}` or `{"mode": "on_demand"}`."""
+    from nvmsite import devctl
+
+    body = _body_json(request)
+    interval = _dev_int(body, "interval_ms") if "interval_ms" in body else None
+    return devctl.set_mining(str(body.get("mode")), interval)
 
 
 @api("GET", "POST", "PUT", "PATCH", "DELETE")

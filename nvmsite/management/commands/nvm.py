@@ -62,6 +62,18 @@ class Command(BaseCommand):
             help="transaction rows are tx_invalid's (they must fail); default: when the file's name contains 'invalid'",
         )
 
+        dev = sub.add_parser("dev", help="devnet controls (devnet mode only)").add_subparsers(dest="dev_action", required=True)
+        mine = dev.add_parser("mine", help="make blocks now, empty or not")
+        mine.add_argument("blocks", type=int, nargs="?", default=1)
+        clock = dev.add_parser("time", help="move the clock: --increase SECONDS or --next UNIX_SECONDS")
+        which = clock.add_mutually_exclusive_group(required=True)
+        which.add_argument("--increase", type=int)
+        which.add_argument("--next", type=int)
+        mining = dev.add_parser("mining", help="interval or on-demand block production")
+        mining.add_argument("mode", choices=["interval", "on-demand"])
+        mining.add_argument("--interval-ms", type=int)
+        dev.add_parser("show", help="the controls in force")
+
         ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
         new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
         new.add_argument("--rev", help="32-byte REV in hex")
@@ -201,6 +213,23 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{failed} test vector case(s) failed")
 
+    def do_dev(self, opts: dict[str, Any]) -> None:
+        from nvmsite import devctl
+
+        action = opts["dev_action"]
+        if action == "mine":
+            self.emit({"height": devctl.mine(opts["blocks"])})
+        elif action == "time" and opts["increase"] is not None:
+            self.emit({"offset_s": devctl.increase_time(opts["increase"])})
+        elif action == "time":
+            devctl.set_next_timestamp(opts["next"])
+            self.emit({"next_timestamp": opts["next"]})
+        elif action == "mining":
+            self.emit(devctl.set_mining(opts["mode"].replace("-", "_"), opts["interval_ms"]))
+        else:
+            devctl.require_devnet()
+            self.emit(devctl.controls())
+
     def do_identity(self, opts: dict[str, Any]) -> None:
         if opts["identity_action"] == "new":
             self.emit(cli.identity_new(opts["rev"], settings.NVM_CHAIN_ID))
@@ -311,6 +340,10 @@ class Command(BaseCommand):
     def do_devnet(self, opts: dict[str, Any]) -> None:
         from nvmsite.serve import default_workers, serve
 
+        # devnet mode (mining and time controls) unless NVM_DEVNET says otherwise; the producer and the web
+        # processes started below read it from the environment
+        os.environ.setdefault("NVM_DEVNET", "1")
+        settings.NVM_DEVNET = os.environ["NVM_DEVNET"].strip().lower() in {"1", "true", "yes", "on"}
         call_command("migrate", verbosity=0, interactive=False)
         info = ensure_genesis(None)
         base = f"http://{opts['host']}:{opts['port']}"

@@ -1,0 +1,145 @@
+"""Devnet controls for mining and time (issue 10): what local EVM devnets offer — mine blocks now, switch between
+interval and on-demand mining, move the clock — for every VM at once, since every VM reads the same blocks.
+
+The web processes write the controls into one SQL row (`nvm_dev_control`); the block producer reads them before
+each block (nvmsite/node.py). Nothing here touches the chain state: a block made under the controls is an ordinary
+block whose timestamp the producer chose, so every VM sees the new time — EVM `block.timestamp`, Bitcoin
+lock-times, Tron expirations, Solana's clock.
+
+    {"offset_ms": 0,             # added to the producer's clock (evm_increaseTime)
+     "next_timestamp_ms": null,  # the next block's timestamp, once (evm_setNextBlockTimestamp)
+     "mine": 0,                  # blocks to make now, empty or not (evm_mine, anvil_mine)
+     "mode": null,               # "interval" or "on_demand": overrides the node's start-up mode
+     "interval_ms": null}        # the interval, in interval mode
+
+All of it is refused unless the node runs in devnet mode (`NVM_DEVNET=1`, the default of `make devnet`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from chain.errors import ChainError
+from chain.store import models as m
+from chain.store.sql import head
+
+KEY = "controls"
+DEFAULTS: dict[str, Any] = {"offset_ms": 0, "next_timestamp_ms": None, "mine": 0, "mode": None, "interval_ms": None}
+MAX_MINE = 10_000
+MINE_WAIT_S = 30.0
+
+
+class DevnetOff(ChainError):
+    code = "devnet_off"
+
+
+def require_devnet() -> None:
+    if not settings.NVM_DEVNET:
+        raise DevnetOff("devnet controls are off: this node does not run in devnet mode (start it with NVM_DEVNET=1)")
+
+
+def controls() -> dict[str, Any]:
+    raw = m.DevControl.objects.filter(key=KEY).values_list("value", flat=True).first()
+    return {**DEFAULTS, **(json.loads(raw) if raw else {})}
+
+
+def _update(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    with transaction.atomic():
+        row = m.DevControl.objects.select_for_update().filter(key=KEY).first()
+        now = {**DEFAULTS, **(json.loads(row.value) if row else {})}
+        change(now)
+        m.DevControl.objects.update_or_create(key=KEY, defaults={"value": json.dumps(now)})
+        return now
+
+
+def increase_time(seconds: int) -> int:
+    """Move the clock forward (never back: block times only grow); the total offset in seconds."""
+    require_devnet()
+    if not 0 <= seconds <= 10 * 365 * 86_400:
+        raise ChainError("the time increase must be between 0 seconds and 10 years", "bad_time")
+
+    def change(c: dict[str, Any]) -> None:
+        c["offset_ms"] += seconds * 1000
+
+    return int(_update(change)["offset_ms"] // 1000)
+
+
+def set_next_timestamp(seconds: int) -> None:
+    """The next block's timestamp (UNIX seconds); it must be after the head's."""
+    require_devnet()
+    now = head()
+    if now is not None and seconds * 1000 <= now.timestamp_ms:
+        raise ChainError(f"the next timestamp must be after the head's ({now.timestamp_ms // 1000})", "bad_time")
+
+    def change(c: dict[str, Any]) -> None:
+        c["next_timestamp_ms"] = seconds * 1000
+
+    _update(change)
+
+
+def set_mining(mode: str, interval_ms: int | None = None) -> dict[str, Any]:
+    """`interval` (a block every `interval_ms`, empty or not) or `on_demand` (a block per arriving transaction)."""
+    require_devnet()
+    if mode not in ("interval", "on_demand"):
+        raise ChainError("mining mode is 'interval' or 'on_demand'", "bad_mode")
+    if mode == "interval" and (interval_ms is None or not 10 <= interval_ms <= 3_600_000):
+        raise ChainError("interval mining needs interval_ms between 10 and 3,600,000", "bad_mode")
+
+    def change(c: dict[str, Any]) -> None:
+        c["mode"], c["interval_ms"] = mode, interval_ms if mode == "interval" else None
+
+    return _update(change)
+
+
+def mine(blocks: int, wait_s: float = MINE_WAIT_S) -> int:
+    """Ask the producer for `blocks` blocks now, and wait for them; the new head height."""
+    require_devnet()
+    if not 1 <= blocks <= MAX_MINE:
+        raise ChainError(f"mine between 1 and {MAX_MINE:,} blocks at a time", "bad_count")
+    start = head()
+    target = (start.height if start else 0) + blocks
+
+    def change(c: dict[str, Any]) -> None:
+        c["mine"] += blocks
+
+    _update(change)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        now = head()
+        if now is not None and now.height >= target:
+            return now.height
+        time.sleep(0.01)
+    raise ChainError("the block producer did not make the blocks in time: is it running?", "producer_timeout")
+
+
+# -- the producer's side ----------------------------------------------------------------------------
+def block_plan(on_demand: bool, interval_ms: int) -> tuple[bool, bool, int]:
+    """(on demand?, make a block now, empty or not?, interval) for the producer's next turn; outside devnet
+    mode, the mode it was started in."""
+    if not settings.NVM_DEVNET:
+        return on_demand, False, interval_ms
+    c = controls()
+    return (on_demand if c["mode"] is None else c["mode"] == "on_demand"), c["mine"] > 0, c["interval_ms"] or interval_ms
+
+
+def block_timestamp() -> int:
+    """The timestamp of the block about to be made: a set next timestamp (then forgotten), else now + offset; one
+    block mined on request is counted off."""
+    now_ms = int(time.time() * 1000)
+    if not settings.NVM_DEVNET:
+        return now_ms
+    chosen: list[int] = []
+
+    def change(c: dict[str, Any]) -> None:
+        chosen.append(c["next_timestamp_ms"] or now_ms + c["offset_ms"])
+        c["next_timestamp_ms"] = None
+        c["mine"] = max(0, c["mine"] - 1)
+
+    _update(change)
+    return chosen[0]
