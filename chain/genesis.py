@@ -72,6 +72,8 @@ def address_of_key(chain: str, private_key: bytes) -> bytes:
         from nacl.signing import SigningKey
 
         return bytes(SigningKey(private_key).verify_key)
+    if chain == "tron":  # 0x41 and the same 20 bytes an EVM address would be
+        return b"\x41" + evm_address_of_key(private_key)
     return evm_address_of_key(private_key)
 
 
@@ -152,7 +154,7 @@ def parse(config: dict[str, object]) -> Genesis:
                 raise GenesisError(f"alloc[{i}].legacy: genesis can fund legacy {sorted(LEGACY_ADDRESS_LEN)} wallets")
             address = _legacy_address(chain, entry.get("address"), f"alloc[{i}].address")
             key = None
-            if "private_key" in entry and chain in ("evm", "svm"):
+            if "private_key" in entry and chain != "btc":
                 key = _hex(entry["private_key"], 32, f"alloc[{i}].private_key")
                 if address_of_key(chain, key) != address:
                     raise GenesisError(f"alloc[{i}].private_key is not the key of {entry['address']}")

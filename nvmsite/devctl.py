@@ -143,3 +143,79 @@ def block_timestamp() -> int:
 
     _update(change)
     return chosen[0]
+
+
+# -- snapshots (evm_snapshot, evm_revert, anvil_reset) -----------------------------------------------
+def snapshot() -> int:
+    """Remember the head and the mempool; the snapshot's id."""
+    require_devnet()
+    from chain.store.sql import consistent_reads
+
+    with consistent_reads():
+        now = head()
+        if now is None:
+            raise ChainError("no genesis block yet", "no_genesis")
+        claims: dict[bytes, list[str]] = {}
+        for claim, eid in m.MempoolClaim.objects.values_list("claim", "envelope_id"):
+            claims.setdefault(bytes(eid), []).append(bytes(claim).hex())
+        pool = [
+            [bytes(e).hex(), op, bytes(v).hex(), claims.get(bytes(e), [])]
+            for e, op, v in m.MempoolEntry.objects.order_by("seq").values_list("envelope_id", "opcode", "envelope")
+        ]
+        made = m.DevSnapshot.objects.create(height=now.height, head_hash=now.hash, mempool=json.dumps(pool))
+    return int(made.id)
+
+
+def revert(snapshot_id: int, wait_s: float = MINE_WAIT_S) -> bool:
+    """Everything back to the snapshot (False if there is no such snapshot); it and later ones are used up."""
+    require_devnet()
+    found = m.DevSnapshot.objects.filter(id=snapshot_id).values_list("height", "mempool").first()
+    if found is None:
+        return False
+    _ask_revert(found[0], json.loads(found[1]), wait_s)
+    m.DevSnapshot.objects.filter(id__gte=snapshot_id).delete()
+    return True
+
+
+def reset(wait_s: float = MINE_WAIT_S) -> None:
+    """Back to genesis, with an empty mempool; every snapshot is gone."""
+    require_devnet()
+    _ask_revert(0, [], wait_s)
+    m.DevSnapshot.objects.all().delete()
+
+
+def _ask_revert(height: int, mempool: list[Any], wait_s: float) -> None:
+    """The producer holds the chain in memory, so it reverts the store itself and reloads; wait for it."""
+    tickets: list[int] = []
+
+    def change(c: dict[str, Any]) -> None:
+        c["ticket"] = c.get("ticket", 0) + 1
+        c["revert"] = {"height": height, "mempool": mempool, "ticket": c["ticket"]}
+        tickets.append(c["ticket"])
+
+    _update(change)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if controls().get("reverted", 0) >= tickets[0]:
+            return
+        time.sleep(0.01)
+    raise ChainError("the block producer did not revert in time: is it running?", "producer_timeout")
+
+
+def pending_revert() -> dict[str, Any] | None:
+    """The producer's side: a revert asked for, if any."""
+    return controls().get("revert") if settings.NVM_DEVNET else None
+
+
+def do_revert(request: dict[str, Any]) -> None:
+    """The producer's side: revert the store as asked (chain/store/sql.py), and say it is done."""
+    from chain.store.sql import revert_to
+
+    mempool = [(bytes.fromhex(e), op, bytes.fromhex(v), [bytes.fromhex(c) for c in cs]) for e, op, v, cs in request["mempool"]]
+    revert_to(request["height"], mempool)
+
+    def change(c: dict[str, Any]) -> None:
+        c["revert"] = None
+        c["reverted"] = request["ticket"]
+
+    _update(change)

@@ -115,6 +115,12 @@ def run_producer(
     next_at = time.monotonic()
     while not stop.is_set() and (max_blocks is None or made < max_blocks):
         try:
+            revert = devctl.pending_revert()
+            if revert is not None:  # a devnet snapshot restored: the store goes back, this process reloads it
+                devctl.do_revert(revert)
+                chain = open_chain()
+                _announce(chain.head.height if chain.head else 0)
+                continue
             demand, mine_now, interval = devctl.block_plan(on_demand, interval_ms)  # devnet controls may change them
             if mine_now:
                 block = chain.produce(max_txs, timestamp_ms=devctl.block_timestamp())

@@ -105,7 +105,8 @@ def test_moving_the_clock_opens_a_bitcoin_time_lock(w3, base):
     pay.outputs.append(TxOutput(coin["value"] - 50_000_000 - 10_000, WALLET.to_script_pub_key()))
     sig = WALLET_KEY.sign_segwit_input(pay, 0, WALLET_KEY.get_public_key().get_address().to_script_pub_key(), coin["value"])
     pay.witnesses.append(TxWitnessInput([sig, WALLET_KEY.get_public_key().to_hex()]))
-    post(base, pay.serialize())
+    sent = post(base, pay.serialize())
+    assert sent[0] == 200, sent
     wait_for_utxo(base, locked.to_string())
 
     def spend() -> str:
@@ -122,11 +123,11 @@ def test_moving_the_clock_opens_a_bitcoin_time_lock(w3, base):
         return tx.serialize()
 
     status, text = post(base, spend())
-    assert status == 400 and "non-final" in text  # two days early
+    assert status == 400 and "non-final" in text, (status, text)  # two days early
     w3.provider.make_request("evm_increaseTime", [3 * 86_400])
     w3.provider.make_request("evm_mine", [])  # a block at the new time: lock-times now see it
     status, txid = post(base, spend())
-    assert status == 200 and len(txid) == 64
+    assert status == 200 and len(txid) == 64, (status, txid)
 
 
 def post(base: str, raw_hex: str) -> tuple[int, str]:
@@ -139,7 +140,7 @@ def post(base: str, raw_hex: str) -> tuple[int, str]:
 
 
 def wait_for_utxo(base: str, address: str) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if call(base, f"/api/btc/address/{address}/utxo")[1]:
             return
@@ -156,3 +157,104 @@ def test_controls_are_refused_outside_devnet_mode(client, settings):
     body = {"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []}
     answer = client.post("/rpc/eth", body, content_type="application/json").json()
     assert answer["error"]["code"] == -32000 and "devnet mode" in answer["error"]["message"]
+
+
+# -- snapshots: every VM's transactions undone at once ------------------------------------------------
+SOLANA0 = "a01c67efb5cb8f62f15907a9fcf124c73d2695c8a9a31f21c05742a31ca1dc72"  # genesis Solana #0's seed
+TRON0 = "15f0bbb1774be40b7a8d7965d637f324bda2f711fc5726a3dcc19585c6950954"  # genesis Tron wallet's key
+ANVIL0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def everything(base: str, w3) -> dict:
+    """What a snapshot must bring back: the head, the root, every VM's view of its dev wallets."""
+    _, status = call(base, "/api/v1/status")
+    ids = ["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "oeYf6KAJkLYhBuR8CiGc6L4D4Xtfepr85fuDgA9kq96", WALLET.to_string()]
+    ids.append("TWer2Ygk5TEheHp3TPuYeqxmB6SsGZmaL6")
+    balances = {i: call(base, f"/api/v1/identity/{i}")[1]["balances"][0]["base_units"] for i in ids}
+    return {"height": status["height"], "root": status["state_root"], "balances": balances, "mempool": status["mempool_size"]}
+
+
+def one_of_each_vm(base: str, w3) -> None:
+    """A transfer in each VM, each signed by its own chain's library, each in a block."""
+    import base64
+    import hashlib
+
+    import coincurve
+    from eth_account import Account
+    from eth_hash.auto import keccak
+    from solders.hash import Hash
+    from solders.keypair import Keypair
+    from solders.message import Message
+    from solders.pubkey import Pubkey
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import Transaction as SolTx
+
+    from engines.tvm.engine import tron_block_id
+    from engines.tvm.proto import field
+
+    anvil = Account.from_key(ANVIL0)
+    tx = {"chainId": 7231053, "nonce": w3.eth.get_transaction_count(anvil.address, "pending"), "to": "0x" + "11" * 20}
+    tx |= {"value": 10**18, "gas": 21_000, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 1}
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(anvil.sign_transaction(tx).raw_transaction), 30)
+
+    sol = Keypair.from_seed(bytes.fromhex(SOLANA0))
+    latest = json.loads(post_json(f"{base}/rpc/solana", {"jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash"}))
+    blockhash = Hash.from_string(latest["result"]["value"]["blockhash"])
+    ix = transfer(TransferParams(from_pubkey=sol.pubkey(), to_pubkey=Pubkey(bytes(range(32))), lamports=10**9))
+    raw = base64.b64encode(bytes(SolTx([sol], Message([ix], sol.pubkey()), blockhash))).decode()
+    sent = {"jsonrpc": "2.0", "id": 1, "method": "sendTransaction", "params": [raw, {"encoding": "base64"}]}
+    assert "result" in json.loads(post_json(f"{base}/rpc/solana", sent))
+    w3.provider.make_request("evm_mine", [])
+
+    (coin,) = call(base, f"/api/btc/address/{WALLET.to_string()}/utxo")[1]
+    pay = Transaction([TxInput(coin["txid"], 0)], [TxOutput(coin["value"] - 10_000, WALLET.to_script_pub_key())], has_segwit=True)
+    sig = WALLET_KEY.sign_segwit_input(pay, 0, WALLET_KEY.get_public_key().get_address().to_script_pub_key(), coin["value"])
+    pay.witnesses.append(TxWitnessInput([sig, WALLET_KEY.get_public_key().to_hex()]))
+    assert post(base, pay.serialize())[0] == 200
+
+    key = coincurve.PrivateKey(bytes.fromhex(TRON0))
+    owner = b"\x41" + keccak(key.public_key.format(compressed=False)[1:])[-20:]
+    _, now = call(base, "/api/v1/status")  # the head (its clock may have been moved: expire after its time)
+    head_hash, head_height = bytes.fromhex(now["hash"][2:]), now["height"]
+    block_id = tron_block_id(head_height, head_hash)
+    body = field(1, owner) + field(2, b"\x41" + bytes(range(20))) + field(3, 1_000_000)
+    contract = field(1, 1) + field(2, field(1, b"type.googleapis.com/protocol.TransferContract") + field(2, body))
+    tron_raw = field(1, block_id[6:8]) + field(4, block_id[8:16]) + field(8, now["timestamp_ms"] + 60_000) + field(11, contract)
+    tron = b"\x40" + field(1, tron_raw) + field(2, key.sign_recoverable(hashlib.sha256(tron_raw).digest(), hasher=None))
+    sent_tron = call(base, "/api/v1/tx", {"envelope": tron.hex()})
+    assert sent_tron[0] == 202, sent_tron
+    w3.provider.make_request("evm_mine", [])
+
+
+def post_json(url: str, body: dict) -> str:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read().decode()
+
+
+def test_a_snapshot_and_revert_undo_transactions_in_every_vm(w3, base):
+    deadline = time.monotonic() + 20
+    while call(base, "/api/v1/status")[1]["mempool_size"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # what earlier tests sent is in a block (a waiting one would come back with the snapshot)
+    before = everything(base, w3)
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    one_of_each_vm(base, w3)
+    moved = everything(base, w3)
+    assert moved["height"] > before["height"] and moved["root"] != before["root"]
+    assert all(moved["balances"][k] != before["balances"][k] for k in before["balances"])  # every VM's wallet paid
+    assert w3.provider.make_request("evm_revert", [snap])["result"] is True
+    assert everything(base, w3) == before  # the same head, root, balances and mempool
+    assert w3.provider.make_request("evm_revert", [snap])["result"] is False  # used up
+    # the chain goes on from there
+    w3.provider.make_request("evm_mine", [])
+    assert everything(base, w3)["height"] == before["height"] + 1
+
+
+def test_reset_returns_to_genesis(w3, base):
+    w3.provider.make_request("evm_mine", [])
+    assert w3.eth.block_number > 0
+    assert w3.provider.make_request("anvil_reset", [])["result"] is None
+    assert w3.eth.block_number == 0
+    status, body = call(base, "/api/v1/dev/reset", {})
+    assert status == 200 and body == {"height": 0}

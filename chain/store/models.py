@@ -85,6 +85,18 @@ class DevControl(models.Model):
         db_table = "nvm_dev_control"
 
 
+class DevSnapshot(models.Model):
+    """A devnet snapshot (nvmsite/devctl.py): the head it was taken at, and the mempool then (JSON)."""
+
+    id = models.BigAutoField(primary_key=True)
+    height = models.BigIntegerField()
+    head_hash = models.BinaryField()
+    mempool = models.TextField()  # [[envelope_id hex, opcode, envelope hex, [claim hex, …]], …]
+
+    class Meta:
+        db_table = "nvm_dev_snapshot"
+
+
 class MempoolClaim(models.Model):
     """What a waiting transaction holds exclusively (chain.dispatcher.Tx.claims): a Bitcoin outpoint it spends."""
 

@@ -13,8 +13,8 @@ from django.db import IntegrityError, connection, transaction
 
 from chain.blocks import Header
 from chain.dispatcher import Recent, Tx
-from chain.errors import AdmissionError, mempool_conflict
-from chain.node import RECENT_BLOCKS, Block, Loaded, encode_diff
+from chain.errors import AdmissionError, ChainError, mempool_conflict
+from chain.node import RECENT_BLOCKS, Block, Loaded, decode_diff, encode_diff
 
 from . import models as m
 
@@ -376,3 +376,38 @@ def genesis_root() -> bytes:
     if row is None:
         raise LookupError("no genesis block")
     return _b(row)
+
+
+def revert_to(height: int, mempool: list[tuple[bytes, int, bytes, list[bytes]]]) -> bytes:
+    """The whole chain back to block `height` in one database transaction (devnet snapshots): every later
+    transaction's diff undone on the state, later blocks, transactions, aliases, parties, address and mint index
+    rows gone, the state tree rebuilt (and checked against that block's root), the mempool as given. Returns the
+    block's hash. The producer reloads from the store after it."""
+    from chain.tree import StateTree
+
+    with transaction.atomic():
+        block = m.Block.objects.filter(height=height).values_list("hash", "state_root").first()
+        if block is None:
+            raise ChainError(f"no block {height} to revert to", "no_such_block")
+        undo: dict[bytes, bytes | None] = {}
+        later = m.Transaction.objects.filter(block_id__gt=height).order_by("-block_id", "-position")
+        for diff in later.values_list("diff", flat=True).iterator(BATCH):
+            for key, old, _new in decode_diff(_b(diff)):
+                undo[key] = old  # walking back, the earliest transaction's "before" is written last
+        _write(m.StateEntry, "key", "value", undo)
+        m.TxParty.objects.filter(height__gt=height).delete()
+        m.AddressIndex.objects.filter(height__gt=height).delete()
+        m.MintIndex.objects.filter(height__gt=height).delete()
+        later.delete()  # aliases go with their transactions
+        m.Block.objects.filter(height__gt=height).delete()
+        tree = StateTree({})
+        tree.update({_b(k): _b(v) for k, v in m.StateEntry.objects.values_list("key", "value").iterator(BATCH)})
+        if tree.root != _b(block[1]):
+            raise ChainError("the reverted state does not give the block's state root", "corrupt_store")
+        m.TreeNode.objects.all().delete()
+        m.TreeNode.objects.bulk_create([m.TreeNode(path=p, blob=b) for p, b in tree.nodes.items()], batch_size=BATCH)
+        m.MempoolClaim.objects.all().delete()
+        m.MempoolEntry.objects.all().delete()
+        m.MempoolEntry.objects.bulk_create([m.MempoolEntry(envelope_id=e, opcode=o, envelope=v) for e, o, v, _ in mempool])
+        m.MempoolClaim.objects.bulk_create([m.MempoolClaim(claim=c, envelope_id=e) for e, _, _, cs in mempool for c in cs])
+        return _b(block[0])

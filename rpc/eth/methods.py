@@ -561,3 +561,32 @@ def evm_set_interval_mining(interval_ms: Any) -> None:
         _dev(devctl.set_mining, "on_demand", None)
     else:
         _dev(devctl.set_mining, "interval", ms)
+
+
+@rpc("evm_snapshot")
+def evm_snapshot() -> str:
+    """The whole chain's snapshot (every VM's state, blocks, mempool): its id."""
+    from nvmsite import devctl
+
+    return qty(_dev(devctl.snapshot))
+
+
+@rpc("evm_revert")
+def evm_revert(snapshot_id: Any) -> bool:
+    """Back to the snapshot (it and later ones are used up); false for an unknown id."""
+    from nvmsite import devctl
+
+    return bool(_dev(devctl.revert, _number(snapshot_id, "snapshot id")))
+
+
+@rpc("anvil_reset")
+def anvil_reset(options: Any = None) -> None:
+    """Back to genesis. Forking another chain is not something this devnet does."""
+    from nvmsite import devctl
+
+    if options:
+        raise invalid("forking is not supported: anvil_reset takes no options here")
+    _dev(devctl.reset)
+
+
+rpc("hardhat_reset")(anvil_reset)

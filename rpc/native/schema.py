@@ -382,6 +382,9 @@ DEV_PATHS: dict[str, Any] = {
         "move the clock forward, or fix the next block's timestamp (UNIX seconds)",
         {"increase_s": {"type": "integer", "minimum": 0}, "next_timestamp": {"type": "integer"}},
     ),
+    "/api/v1/dev/snapshot": _dev_post("a snapshot of the whole chain (state, blocks, mempool): its id", {}),
+    "/api/v1/dev/revert": _dev_post("everything back to a snapshot (used up with later ones)", {"id": {"type": "integer"}}),
+    "/api/v1/dev/reset": _dev_post("back to genesis, with an empty mempool", {}),
     "/api/v1/dev/mining": _dev_post(
         "interval or on-demand block production",
         {"mode": {"enum": ["interval", "on_demand"]}, "interval_ms": {"type": "integer", "minimum": 10}},

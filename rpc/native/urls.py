@@ -16,5 +16,8 @@ urlpatterns = [
     path("dev/mine", views.dev_mine),
     path("dev/time", views.dev_time),
     path("dev/mining", views.dev_mining),
+    path("dev/snapshot", views.dev_snapshot),
+    path("dev/revert", views.dev_revert),
+    path("dev/reset", views.dev_reset),
     re_path(r"^.*$", views.unknown),
 ]

@@ -403,6 +403,31 @@ def dev_mining(request: HttpRequest) -> dict[str, Any]:
     return devctl.set_mining(str(body.get("mode")), interval)
 
 
+@api("POST")
+def dev_snapshot(request: HttpRequest) -> dict[str, Any]:
+    """A snapshot of the whole chain: its id."""
+    from nvmsite import devctl
+
+    return {"id": devctl.snapshot()}
+
+
+@api("POST")
+def dev_revert(request: HttpRequest) -> dict[str, Any]:
+    """`{"id": n}`: everything back to that snapshot; `{"reverted": false}` for an unknown id."""
+    from nvmsite import devctl
+
+    return {"reverted": devctl.revert(_dev_int(_body_json(request), "id"))}
+
+
+@api("POST")
+def dev_reset(request: HttpRequest) -> dict[str, Any]:
+    """Back to genesis, with an empty mempool."""
+    from nvmsite import devctl
+
+    devctl.reset()
+    return {"height": 0}
+
+
 @api("GET", "POST", "PUT", "PATCH", "DELETE")
 def unknown(request: HttpRequest) -> JsonResponse:
     return error(404, "not_found", f"no API endpoint {request.path}; see /api/v1/schema")

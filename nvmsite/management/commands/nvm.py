@@ -73,6 +73,10 @@ class Command(BaseCommand):
         mining.add_argument("mode", choices=["interval", "on-demand"])
         mining.add_argument("--interval-ms", type=int)
         dev.add_parser("show", help="the controls in force")
+        dev.add_parser("snapshot", help="a snapshot of the whole chain: its id")
+        rev = dev.add_parser("revert", help="everything back to a snapshot")
+        rev.add_argument("id", type=int)
+        dev.add_parser("reset", help="back to genesis")
 
         ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
         new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
@@ -226,6 +230,13 @@ class Command(BaseCommand):
             self.emit({"next_timestamp": opts["next"]})
         elif action == "mining":
             self.emit(devctl.set_mining(opts["mode"].replace("-", "_"), opts["interval_ms"]))
+        elif action == "snapshot":
+            self.emit({"id": devctl.snapshot()})
+        elif action == "revert":
+            self.emit({"reverted": devctl.revert(opts["id"])})
+        elif action == "reset":
+            devctl.reset()
+            self.emit({"height": 0})
         else:
             devctl.require_devnet()
             self.emit(devctl.controls())
@@ -382,7 +393,7 @@ def ensure_genesis(config: Path | None) -> dict[str, Any]:
 def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
     import base58
 
-    from chain.address import addresses_of, btc_script_text, evm_text, svm_text
+    from chain.address import addresses_of, btc_script_text, evm_text, svm_text, tron_text
 
     out: dict[str, Any] = {"label": a.label, "id_com": "0x" + a.id_com.hex(), "balance": str(a.balance)}
     if a.rev is not None:
@@ -394,6 +405,8 @@ def dev_account(a: genesis_mod.Account) -> dict[str, Any]:
         out["svm"] = svm_text(a.address)
     if a.legacy == "btc" and a.address is not None:
         out["btc"] = btc_script_text(a.address) or "0x" + a.address.hex()
+    if a.legacy == "tron" and a.address is not None:
+        out["tron"] = tron_text(a.address)
     if a.private_key is not None:
         out["private_key"] = "0x" + a.private_key.hex()
         if a.legacy == "svm" and a.address is not None:  # what Phantom and solana-keygen take: seed || pubkey
@@ -420,6 +433,8 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
             lines.append(f"      address {a['svm']}")
         if "btc" in a:
             lines.append(f"      address {a['btc']}")
+        if "tron" in a:
+            lines.append(f"      address {a['tron']}")
         if "keypair_base58" in a:
             lines.append(f"      keypair {a['keypair_base58']}   (base58, as Phantom imports it)")
         elif "private_key" in a:
