@@ -219,3 +219,33 @@ def do_revert(request: dict[str, Any]) -> None:
         c["reverted"] = request["ticket"]
 
     _update(change)
+
+
+# -- state edits (anvil_setBalance, anvil_setNonce, anvil_setCode, anvil_setStorageAt) ----------------
+def edit(envelope: bytes) -> int:
+    """A state edit (engines/dev) as a transaction of its own, in a block made now; the new height."""
+    require_devnet()
+    from nvmsite.node import admit_to_mempool
+
+    admit_to_mempool(envelope)
+    return mine(1)
+
+
+def set_balance(address_text: str, amount: int, base_units: bool = False) -> int:
+    """Any VM's address (or an id_com): its identity's balance, in that VM's unit — wei, lamports, sats, sun —
+    or in base units; the new height."""
+    from chain.address import parse_address
+    from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, WEI_PER_BASE
+    from engines.dev.engine import set_balance as edit_balance
+
+    require_devnet()
+    parsed = parse_address(address_text)
+    tag = {"native": "id_com", "evm": "evm", "svm": "svm", "btc": "btc", "tron": "tron"}[parsed.vm]
+    per_base = {"id_com": 1, "evm": WEI_PER_BASE, "svm": 1, "btc": BASE_PER_SAT, "tron": BASE_PER_SUN}[tag]
+    if amount < 0:
+        raise ChainError("a balance is not negative", "bad_amount")
+    if base_units:
+        if tag in ("btc", "tron") and amount % per_base:
+            raise ChainError(f"{amount} base units is not a whole number of this VM's unit ({per_base} base units)", "bad_amount")
+        amount = amount * per_base if tag == "evm" else amount // per_base if tag in ("btc", "tron") else amount
+    return edit(edit_balance(tag, parsed.raw, amount))

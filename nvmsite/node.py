@@ -38,6 +38,10 @@ def registry() -> Registry:
     reg = Registry()
     for path in settings.NVM_ENGINES:
         reg.register(load_engine(path))
+    if settings.NVM_DEVNET:  # devnet state edits (opcode 0xF0), unsigned: never outside devnet mode
+        from engines.dev import DevEngine
+
+        reg.register(DevEngine())
     return reg
 
 

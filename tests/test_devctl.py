@@ -258,3 +258,43 @@ def test_reset_returns_to_genesis(w3, base):
     assert w3.eth.block_number == 0
     status, body = call(base, "/api/v1/dev/reset", {})
     assert status == 200 and body == {"height": 0}
+
+
+def test_state_edits_as_local_evm_devnets_make_them(w3, base):
+    who = Web3.to_checksum_address("0x" + "ab" * 20)
+    snap = w3.provider.make_request("evm_snapshot", [])["result"]
+    assert w3.provider.make_request("anvil_setBalance", [who, hex(12_345 * 10**18 + 7)])["result"] is None
+    assert w3.eth.get_balance(who) == 12_345 * 10**18 + 7  # exactly: the wei below a base unit are kept
+    w3.provider.make_request("hardhat_setNonce", [who, "0x2a"])
+    assert w3.eth.get_transaction_count(who) == 42
+    w3.provider.make_request("anvil_setCode", [who, "0x6000355f555f545f5260205ff3"])
+    assert w3.eth.get_code(who).hex() == "6000355f555f545f5260205ff3"
+    w3.provider.make_request("anvil_setStorageAt", [who, "0x1", "0x" + "00" * 31 + "05"])
+    assert int.from_bytes(w3.eth.get_storage_at(who, 1), "big") == 5
+    # the same balance in every VM's unit: the identity's lamports
+    solana = {"jsonrpc": "2.0", "id": 1, "method": "getBalance"}
+    from chain.address import svm_text
+    from chain.identity import legacy_id_com, vm_address
+
+    sol_address = svm_text(vm_address(legacy_id_com("evm", bytes.fromhex(who[2:])), "svm"))
+    lamports = json.loads(post_json(f"{base}/rpc/solana", {**solana, "params": [sol_address]}))["result"]["value"]
+    assert lamports == 12_345 * 10**9
+    assert w3.provider.make_request("evm_revert", [snap])["result"] is True  # edits are transactions: undone too
+    assert w3.eth.get_balance(who) == 0 and w3.eth.get_code(who) == b""
+
+
+def test_set_the_balance_of_any_vms_address_in_its_unit(w3, base):
+    status, body = call(
+        base, "/api/v1/dev/balance", {"address": "oeYf6KAJkLYhBuR8CiGc6L4D4Xtfepr85fuDgA9kq96", "amount": "5000000000"}
+    )
+    assert status == 200 and body["height"] > 0
+    lamports = {"jsonrpc": "2.0", "id": 1, "method": "getBalance", "params": ["oeYf6KAJkLYhBuR8CiGc6L4D4Xtfepr85fuDgA9kq96"]}
+    assert json.loads(post_json(f"{base}/rpc/solana", lamports))["result"]["value"] == 5 * 10**9
+    status, body = call(base, "/api/v1/dev/balance", {"address": WALLET.to_string(), "amount": "123456789", "unit": "vm"})
+    (coin,) = call(base, f"/api/btc/address/{WALLET.to_string()}/utxo")[1]
+    assert coin["value"] == 123_456_789  # sats
+    assert (
+        call(base, "/api/v1/dev/balance", {"address": WALLET.to_string(), "amount": "15", "unit": "base"})[1]["error"]["code"]
+        == "bad_amount"
+    )
+    assert call(base, "/api/v1/dev/balance", {"address": "nope", "amount": "1"})[1]["error"]["code"] == "bad_address"

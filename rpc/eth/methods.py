@@ -590,3 +590,50 @@ def anvil_reset(options: Any = None) -> None:
 
 
 rpc("hardhat_reset")(anvil_reset)
+
+
+def _edit(envelope: bytes) -> None:
+    from nvmsite import devctl
+
+    _dev(devctl.require_devnet)
+    _dev(devctl.edit, envelope)
+
+
+@rpc("anvil_setBalance")
+def anvil_set_balance(address: Any, wei: Any) -> None:
+    """The address's balance, in wei (its identity's, in every VM's unit: one ledger)."""
+    from engines.dev.engine import set_balance
+
+    _edit(set_balance("evm", parse_address(address), parse_quantity(wei, "balance")))
+
+
+@rpc("anvil_setNonce")
+def anvil_set_nonce(address: Any, nonce: Any) -> None:
+    from engines.dev.engine import set_nonce
+
+    _edit(set_nonce(parse_address(address), parse_quantity(nonce, "nonce", 2**64 - 1)))
+
+
+@rpc("anvil_setCode")
+def anvil_set_code(address: Any, code: Any) -> None:
+    from engines.dev.engine import set_code
+
+    _edit(set_code(parse_address(address), parse_data(code, "code", max_length=24_576)))
+
+
+@rpc("anvil_setStorageAt")
+def anvil_set_storage_at(address: Any, slot: Any, value: Any) -> None:
+    from engines.dev.engine import set_storage
+
+    _edit(
+        set_storage(parse_address(address), parse_quantity(slot, "slot"), int.from_bytes(parse_data(value, "value", 32), "big"))
+    )
+
+
+for _alias, _method in (
+    ("hardhat_setBalance", anvil_set_balance),
+    ("hardhat_setNonce", anvil_set_nonce),
+    ("hardhat_setCode", anvil_set_code),
+    ("hardhat_setStorageAt", anvil_set_storage_at),
+):
+    rpc(_alias)(_method)

@@ -382,6 +382,10 @@ DEV_PATHS: dict[str, Any] = {
         "move the clock forward, or fix the next block's timestamp (UNIX seconds)",
         {"increase_s": {"type": "integer", "minimum": 0}, "next_timestamp": {"type": "integer"}},
     ),
+    "/api/v1/dev/balance": _dev_post(
+        "set the balance of any address of any VM, in that VM's unit or in base units",
+        {"address": {"type": "string"}, "amount": {"type": "string"}, "unit": {"enum": ["vm", "base"]}},
+    ),
     "/api/v1/dev/snapshot": _dev_post("a snapshot of the whole chain (state, blocks, mempool): its id", {}),
     "/api/v1/dev/revert": _dev_post("everything back to a snapshot (used up with later ones)", {"id": {"type": "integer"}}),
     "/api/v1/dev/reset": _dev_post("back to genesis, with an empty mempool", {}),

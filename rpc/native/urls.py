@@ -17,6 +17,7 @@ urlpatterns = [
     path("dev/time", views.dev_time),
     path("dev/mining", views.dev_mining),
     path("dev/snapshot", views.dev_snapshot),
+    path("dev/balance", views.dev_balance),
     path("dev/revert", views.dev_revert),
     path("dev/reset", views.dev_reset),
     re_path(r"^.*$", views.unknown),

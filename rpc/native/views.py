@@ -404,6 +404,26 @@ def dev_mining(request: HttpRequest) -> dict[str, Any]:
 
 
 @api("POST")
+def dev_balance(request: HttpRequest) -> dict[str, Any]:
+    """`{"address": any VM's address or an id_com, "amount": "<integer>", "unit": "vm" | "base"}`: the
+    identity's balance in that VM's smallest unit (wei, lamports, sats, sun) or in base units."""
+    from nvmsite import devctl
+
+    body = _body_json(request)
+    try:
+        amount = int(str(body.get("amount")), 10)
+    except ValueError:
+        raise ApiError(400, "bad_amount", "amount must be a whole number (a string of digits)") from None
+    unit = body.get("unit", "vm")
+    if unit not in ("vm", "base"):
+        raise ApiError(400, "bad_unit", 'unit is "vm" or "base"')
+    try:
+        return {"height": devctl.set_balance(str(body.get("address", "")), amount, unit == "base")}
+    except AddressError as e:
+        raise ApiError(400, "bad_address", str(e)) from None
+
+
+@api("POST")
 def dev_snapshot(request: HttpRequest) -> dict[str, Any]:
     """A snapshot of the whole chain: its id."""
     from nvmsite import devctl

@@ -74,6 +74,10 @@ class Command(BaseCommand):
         mining.add_argument("--interval-ms", type=int)
         dev.add_parser("show", help="the controls in force")
         dev.add_parser("snapshot", help="a snapshot of the whole chain: its id")
+        bal = dev.add_parser("balance", help="set the balance of any address of any VM")
+        bal.add_argument("address")
+        bal.add_argument("amount", type=int, help="in the address's VM unit (wei, lamports, sats, sun), or base units")
+        bal.add_argument("--base-units", action="store_true")
         rev = dev.add_parser("revert", help="everything back to a snapshot")
         rev.add_argument("id", type=int)
         dev.add_parser("reset", help="back to genesis")
@@ -230,6 +234,8 @@ class Command(BaseCommand):
             self.emit({"next_timestamp": opts["next"]})
         elif action == "mining":
             self.emit(devctl.set_mining(opts["mode"].replace("-", "_"), opts["interval_ms"]))
+        elif action == "balance":
+            self.emit({"height": devctl.set_balance(opts["address"], opts["amount"], opts["base_units"])})
         elif action == "snapshot":
             self.emit({"id": devctl.snapshot()})
         elif action == "revert":
