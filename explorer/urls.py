@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import submit, views
+from . import devnet, submit, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,5 +15,6 @@ urlpatterns = [
     path("mint/<str:ref>", views.mint),
     path("search", views.search),
     path("submit", submit.submit),
+    path("devnet", devnet.devnet),
     path("live/status/<str:ref>", submit.status_live),
 ]

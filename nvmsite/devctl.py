@@ -162,7 +162,7 @@ def snapshot() -> int:
             [bytes(e).hex(), op, bytes(v).hex(), claims.get(bytes(e), [])]
             for e, op, v in m.MempoolEntry.objects.order_by("seq").values_list("envelope_id", "opcode", "envelope")
         ]
-        made = m.DevSnapshot.objects.create(height=now.height, head_hash=now.hash, mempool=json.dumps(pool))
+    made = m.DevSnapshot.objects.create(height=now.height, head_hash=now.hash, mempool=json.dumps(pool))  # read-only above
     return int(made.id)
 
 

@@ -344,3 +344,35 @@ def test_identity_page_shows_the_spl_token_account_of_each_user_mint(client, nod
     assert 'data-testid="spl-token-account"' in body and str(ata) in body
     usd = next(b for b in client.get(f"/api/v1/identity/0x{s.id_com.hex()}").json()["balances"] if b["symbol"] == "USD")
     assert usd["views"]["svm"] == {"unit": "USD base unit", "amount": "1250000", "token_account": str(ata)}
+
+
+def test_the_devnet_panel_drives_the_controls(client, node, settings):
+    settings.NVM_DEVNET = True
+    page = client.get("/devnet")
+    assert page.status_code == 200 and 'href="/devnet"' in page.content.decode()  # and the nav links to it
+    body = text(client.post("/devnet", {"action": "increase", "seconds": "3600"}))
+    assert "The clock is now 3,600 s ahead." in body and "3,600,000 ms ahead" in body
+    body = text(client.post("/devnet", {"action": "snapshot"}))
+    assert "Snapshot 1 taken." in body and "#1" in body
+    with producing(node):
+        body = text(client.post("/devnet", {"action": "mine", "blocks": "2"}))
+    assert "Mined: the head is now block" in body
+    bad = client.post("/devnet", {"action": "balance", "address": "not an address", "amount": "5"})
+    assert bad.status_code == 400 and 'data-testid="devnet-error"' in bad.content.decode()
+    settings.NVM_DEVNET = False
+    off = client.get("/devnet")
+    assert off.status_code == 403 and "Devnet controls are off" in off.content.decode()
+    assert 'href="/devnet"' not in client.get("/").content.decode()
+
+
+def test_revert_to_on_postgresql_restores_the_state_root_of_the_block(node, busy):
+    """The store's revert (what evm_revert runs in the producer) over PostgreSQL: it checks the rebuilt tree
+    against the block's own state root, so returning at all means the state is that block's."""
+    from chain.store.sql import head, revert_to
+
+    top = head()
+    assert top is not None and top.height >= 2
+    back = m.Block.objects.get(height=1)
+    assert revert_to(1, []) == bytes(back.hash)
+    assert head().height == 1 and not m.Transaction.objects.filter(block_id__gt=1).exists()
+    assert not m.TxAlias.objects.filter(alias=busy["eth_hash"]).exists()  # the explorer's index forgot it
