@@ -23,7 +23,7 @@ from bitcoinutils.transactions import Transaction, TxInput, TxOutput, TxWitnessI
 
 from chain.address import addresses_of
 from rpc.btc.codec import core_reason, rpc_error_text, script_asm, script_type
-from tests.support.devnet import free_port, start_devnet, stop_devnet, wait_ready
+from tests.support.devnet import devnet_with_genesis
 
 btc_setup("regtest")
 SAT = 10  # base units
@@ -83,16 +83,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
             {"label": "an identity", "id_com": "0x" + ACE_ID.hex(), "balance": str(FUNDS * SAT + 9)},
         ],
     }
-    path = Path(home) / "genesis.json"
-    path.write_text(json.dumps(genesis))
-    port = free_port()
-    proc = start_devnet(home, port, NVM_ON_DEMAND="1", NVM_GENESIS=str(path))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, home, base, timeout_s=60, min_height=0)
+    with devnet_with_genesis(Path(home), genesis) as base:
         yield base
-    finally:
-        stop_devnet(proc, home)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from eth_hash.auto import keccak
 
 from chain.address import evm_text, tron_text
 from chain.identity import legacy_id_com, vm_address
-from tests.support.devnet import free_port, start_devnet, stop_devnet, wait_ready
+from tests.support.devnet import devnet_with_genesis
 
 ROOT = Path(__file__).resolve().parent.parent
 TRON_PY = ROOT / ".venv-tron" / "bin" / "python"
@@ -71,16 +71,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "timestamp_ms": int(time.time() * 1000) - 60_000,
         "alloc": [{"label": "Tron", "legacy": "tron", "address": tron_text(OWNER), "balance": str(FUNDS_SUN * BASE_PER_SUN)}],
     }
-    path = Path(home) / "genesis.json"
-    path.write_text(json.dumps(genesis))
-    port = free_port()
-    proc = start_devnet(home, port, NVM_ON_DEMAND="1", NVM_GENESIS=str(path))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, home, base, timeout_s=60, min_height=0)
+    with devnet_with_genesis(Path(home), genesis) as base:
         yield base
-    finally:
-        stop_devnet(proc, home)
 
 
 @pytest.fixture(scope="module")

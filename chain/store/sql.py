@@ -117,6 +117,28 @@ def head() -> Header | None:
     return None if row is None else Header.decode(_b(row))
 
 
+def no_genesis() -> ChainError:
+    return ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
+
+
+def require_head() -> Header:
+    """The head block's header; ChainError `no_genesis` before block 0 (every node API answers that)."""
+    found = head()
+    if found is None:
+        raise no_genesis()
+    return found
+
+
+def header_at(height: int) -> Header | None:
+    row = m.Block.objects.filter(height=height).values_list("header", flat=True).first()
+    return None if row is None else Header.decode(_b(row))
+
+
+def header_by_hash(block_hash: bytes) -> Header | None:
+    row = m.Block.objects.filter(hash=block_hash).values_list("header", flat=True).first()
+    return None if row is None else Header.decode(_b(row))
+
+
 class SqlStore:
     def load(self) -> Loaded:
         with transaction.atomic():

@@ -23,13 +23,12 @@ from chain import coins
 from chain.accounts import lookup
 from chain.blocks import HEADER_LEN, Header
 from chain.dispatcher import Receipt
-from chain.errors import ChainError
 from chain.hashing import ZERO32
 from chain.ledger import BASE_PER_SAT, NATIVE_MINT, balance_slot
 from chain.node import decode_diff
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import HeadCachedEntries
+from chain.store.sql import HeadCachedEntries, no_genesis
 from engines.bvm.coins import Coin, coin_by_txid, coin_of
 from engines.bvm.engine import RAW_TX, decode_output, vsize
 from engines.bvm.errors import TxError
@@ -52,29 +51,8 @@ def state() -> State:
 
 
 # -- blocks -----------------------------------------------------------------------------------------
-def no_genesis() -> ChainError:
-    return ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
-
-
 def ref_of(header: Header) -> BlockRef:
     return BlockRef(header.height, header.hash, header.timestamp_ms)
-
-
-def tip() -> Header:
-    row = m.Block.objects.order_by("-height").values_list("header", flat=True).first()
-    if row is None:
-        raise no_genesis()
-    return Header.decode(bytes(row))
-
-
-def header_at(height: int) -> Header | None:
-    row = m.Block.objects.filter(height=height).values_list("header", flat=True).first()
-    return None if row is None else Header.decode(bytes(row))
-
-
-def header_by_hash(block_hash: bytes) -> Header | None:
-    row = m.Block.objects.filter(hash=block_hash).values_list("header", flat=True).first()
-    return None if row is None else Header.decode(bytes(row))
 
 
 def block_ref_at(height: int) -> BlockRef:

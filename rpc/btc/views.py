@@ -21,7 +21,7 @@ from chain.errors import AdmissionError, ChainError
 from chain.hashing import H
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import consistent_reads
+from chain.store.sql import consistent_reads, header_at, header_by_hash, require_head
 from engines.bvm.engine import RAW_TX
 from engines.bvm.tx import TxOut, parse_tx
 from nvmsite.node import admit_to_mempool
@@ -147,7 +147,7 @@ def _block_value(header: Header) -> dict[str, Any]:
 
 
 def _header(block_hash: str) -> Header:
-    found = cd.header_by_hash(hash_param(block_hash))
+    found = header_by_hash(hash_param(block_hash))
     if found is None:
         raise not_found("Block not found")
     return found
@@ -155,24 +155,24 @@ def _header(block_hash: str) -> Header:
 
 @esplora("GET")
 def tip_height(request: HttpRequest) -> str:
-    return str(cd.tip().height)
+    return str(require_head().height)
 
 
 @esplora("GET")
 def tip_hash(request: HttpRequest) -> str:
-    return cd.tip().hash.hex()
+    return require_head().hash.hex()
 
 
 @esplora("GET")
 def blocks(request: HttpRequest, start: str = "") -> list[dict[str, Any]]:
     """Ten blocks, newest first, from `start` (a height; anything else, as in electrs, means the tip)."""
-    top = cd.tip().height
+    top = require_head().height
     height = int(start) if start.isascii() and start.isdigit() and len(start) < 19 else top
     if height > top:
         raise not_found("Block not found")
     out = []
     for h in range(height, max(height - BLOCK_LIMIT, -1), -1):
-        header = cd.header_at(h)
+        header = header_at(h)
         if header is not None:
             out.append(_block_value(header))
     return out
@@ -180,7 +180,7 @@ def blocks(request: HttpRequest, start: str = "") -> list[dict[str, Any]]:
 
 @esplora("GET")
 def block_at_height(request: HttpRequest, height: str) -> str:
-    found = cd.header_at(number_param(height))
+    found = header_at(number_param(height))
     if found is None:
         raise not_found("Block not found")
     return found.hash.hex()
@@ -193,11 +193,11 @@ def block(request: HttpRequest, block_hash: str) -> dict[str, Any]:
 
 @esplora("GET")
 def block_status(request: HttpRequest, block_hash: str) -> dict[str, Any]:
-    found = cd.header_by_hash(hash_param(block_hash))
+    found = header_by_hash(hash_param(block_hash))
     if found is None:
         return {"in_best_chain": False}
     out: dict[str, Any] = {"in_best_chain": True, "height": found.height}
-    following = cd.header_at(found.height + 1)
+    following = header_at(found.height + 1)
     if following is not None:
         out["next_best"] = following.hash.hex()
     return out

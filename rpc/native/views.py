@@ -24,7 +24,7 @@ from chain.errors import AdmissionError, ChainError
 from chain.hashing import H
 from chain.node import chain_id_of, decode_diff
 from chain.store import models as m
-from chain.store.sql import SqlEntries, head, nodes_on_path
+from chain.store.sql import SqlEntries, head, nodes_on_path, require_head
 from chain.tree import StateTree, verify_proof
 from engines.native.engine import NATIVE_FEE
 from nvmsite.node import admit_to_mempool, web_registry
@@ -103,9 +103,7 @@ def vm_of(opcode: int) -> str | None:
 
 # -- status and blocks ----------------------------------------------------------------------
 def status_payload() -> dict[str, Any]:
-    h = head()
-    if h is None:
-        raise ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
+    h = require_head()
     return {
         "chain_id": chain_id_of(SqlEntries()),
         "height": h.height,

@@ -31,14 +31,13 @@ from solders.transaction_status import TransactionErrorFieldless
 
 from chain.blocks import Header
 from chain.dispatcher import Receipt
-from chain.errors import ChainError
 from chain.hashing import H
 from chain.identity import legacy_id_com, vm_address
 from chain.ledger import NATIVE_MINT, amount_of, balance, balance_slot
 from chain.node import decode_diff
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import SqlEntries
+from chain.store.sql import SqlEntries, no_genesis
 from engines.native import tx as native
 from engines.svm.accounts import SYSTEM_PROGRAM
 from engines.svm.engine import ACE_CALL, RAW_TX, SvmEngine, SvmTx
@@ -73,10 +72,6 @@ class Head:
     height: int
     hash: bytes
     timestamp_ms: int
-
-
-def no_genesis() -> ChainError:
-    return ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
 
 
 def head() -> Head:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from chain.accounts import lookup
 from chain.blocks import Header
-from chain.errors import ChainError
 from chain.ledger import sun_balance
 from chain.state import State
 from chain.store import models as m
-from chain.store.sql import HeadCachedEntries
+from chain.store.sql import HeadCachedEntries, header_at
 from engines.tvm.engine import RAW_TX
 
 from .codec import Shown
@@ -29,22 +28,6 @@ PAGE = 500
 def state() -> State:
     """The committed state at the head (reads remembered for the rest of the block: wallets poll)."""
     return State(HeadCachedEntries())
-
-
-def no_genesis() -> ChainError:
-    return ChainError("no genesis block: run `python manage.py nvm genesis` first", "no_genesis")
-
-
-def tip() -> Header:
-    row = m.Block.objects.order_by("-height").values_list("header", flat=True).first()
-    if row is None:
-        raise no_genesis()
-    return Header.decode(bytes(row))
-
-
-def header_at(height: int) -> Header | None:
-    row = m.Block.objects.filter(height=height).values_list("header", flat=True).first()
-    return None if row is None else Header.decode(bytes(row))
 
 
 def header_by_tron_id(block_id: bytes) -> Header | None:

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from chain.errors import AdmissionError, ChainError
-from chain.store.sql import consistent_reads
+from chain.store.sql import consistent_reads, header_at, require_head
 from engines.tvm.engine import MAX_EXPIRATION_MS, RAW_TX, TvmEngine, TvmTx, owner_of, tron_block_id
 from engines.tvm.proto import ProtoError, parse_transaction
 from nvmsite.node import admit_to_mempool
@@ -145,7 +145,7 @@ def _num_param(params: dict[str, Any]) -> int:
 def getnodeinfo(params: dict[str, Any]) -> dict[str, Any]:
     """What tronpy reads the head from (`block`, `solidityBlock`: blocks are final once made, so both are the
     head)."""
-    head = cd.tip()
+    head = require_head()
     ref = f"Num:{head.height},ID:{tron_block_id(head.height, head.hash).hex()}"
     return {
         "activeConnectCount": 0,
@@ -170,12 +170,12 @@ def _block(header: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 @tron()
 def getnowblock(params: dict[str, Any]) -> dict[str, Any]:
-    return _block(cd.tip(), params)
+    return _block(require_head(), params)
 
 
 @tron()
 def getblockbynum(params: dict[str, Any]) -> dict[str, Any]:
-    return _block(cd.header_at(_num_param(params)), params)
+    return _block(header_at(_num_param(params)), params)
 
 
 @tron()
@@ -263,7 +263,7 @@ def createtransaction(params: dict[str, Any]) -> dict[str, Any]:
     amount = params.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**63:
         raise RequestError("amount must be a non-negative integer (sun)")
-    head = cd.tip()
+    head = require_head()
     now = int(time.time() * 1000)
     expiration = min(max(head.timestamp_ms, now) + EXPIRATION_MS, head.timestamp_ms + MAX_EXPIRATION_MS)
     raw_json = {
