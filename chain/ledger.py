@@ -249,5 +249,14 @@ def sun_balance(state: State, id_com: bytes) -> int:
     return balance(state, NATIVE_MINT, id_com) // BASE_PER_SUN
 
 
+def set_sun_balance(state: State, id_com: bytes, sun: int) -> None:
+    """Set a native balance given in sun (the TVM's view): whole sun move, the sub-sun remainder stays."""
+    base = balance(state, NATIVE_MINT, id_com)
+    new = sun * BASE_PER_SUN + base % BASE_PER_SUN
+    if sun < 0 or new > U64_MAX:
+        raise ExecutionError("balance out of the u64 range of base units", "overflow")
+    _set_balance(state, NATIVE_MINT, id_com, new)
+
+
 def sat_balance(state: State, id_com: bytes) -> int:
     return balance(state, NATIVE_MINT, id_com) // BASE_PER_SAT

@@ -35,42 +35,43 @@ from chain.state import State
 EMPTY_CODE_HASH = keccak(b"")
 EXISTS = b"\x01"
 ERC20_MARKER_CODE = b"\xfe"  # what an ERC-20 view of a mint shows as its code
+EVM_NS = b"nvm/evm"  # the EVM's records; the TVM keeps its own under b"nvm/tvm" (engines/tvm/accounts.py)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def account_key(address: bytes) -> bytes:
-    return H(b"nvm/evm/account" + address)
+def account_key(address: bytes, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/account" + address)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def nonce_key(address: bytes) -> bytes:
-    return H(b"nvm/evm/nonce" + address)
+def nonce_key(address: bytes, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/nonce" + address)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def code_key(address: bytes) -> bytes:
-    return H(b"nvm/evm/code" + address)
+def code_key(address: bytes, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/code" + address)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def code_hash_key(address: bytes) -> bytes:
-    return H(b"nvm/evm/codehash" + address)
+def code_hash_key(address: bytes, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/codehash" + address)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def generation_key(address: bytes) -> bytes:
-    return H(b"nvm/evm/gen" + address)
+def generation_key(address: bytes, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/gen" + address)
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def slot_count_key(address: bytes, generation: int) -> bytes:
+def slot_count_key(address: bytes, generation: int, ns: bytes = EVM_NS) -> bytes:
     """How many non-zero slots the account's storage holds: EIP-7610 makes creating over them a collision."""
-    return H(b"nvm/evm/nslots" + address + generation.to_bytes(4, "big"))
+    return H(ns + b"/nslots" + address + generation.to_bytes(4, "big"))
 
 
 @lru_cache(maxsize=1 << 16)  # pure, and the same accounts come back transaction after transaction
-def storage_key(address: bytes, generation: int, slot: int) -> bytes:
-    return H(b"nvm/evm/storage" + address + generation.to_bytes(4, "big") + slot.to_bytes(32, "big"))
+def storage_key(address: bytes, generation: int, slot: int, ns: bytes = EVM_NS) -> bytes:
+    return H(ns + b"/storage" + address + generation.to_bytes(4, "big") + slot.to_bytes(32, "big"))
 
 
 def _int(raw: bytes | None) -> int:
@@ -83,6 +84,9 @@ def _min_bytes(value: int) -> bytes:
 
 class SharedAccounts(AccountDatabaseAPI):
     """`db` is the chain's `State` (BaseState hands its `db` straight to this class)."""
+
+    TAG = "evm"  # the reverse index's tag for this VM's addresses
+    NS = EVM_NS  # the prefix of this VM's account records
 
     def __init__(self, db: Any, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
         self.state: State = db
@@ -114,50 +118,62 @@ class SharedAccounts(AccountDatabaseAPI):
 
     # -- balance -----------------------------------------------------------------------------
     def get_balance(self, address: Address) -> int:
-        id_com = lookup(self.state, "evm", address)
-        return 0 if id_com is None else wei_balance(self.state, id_com)
+        id_com = lookup(self.state, self.TAG, self.chain_address(address))
+        return 0 if id_com is None else self.read_balance(id_com)
 
     def set_balance(self, address: Address, balance: int) -> None:
-        id_com = lookup(self.state, "evm", address)
+        id_com = lookup(self.state, self.TAG, self.chain_address(address))
         if id_com is None:
             if balance == 0:
                 self._mark(address)
                 return
-            id_com = resolve(self.state, "evm", address)  # first receipt binds its identity
-        set_wei_balance(self.state, id_com, balance)
+            id_com = resolve(self.state, self.TAG, self.chain_address(address))  # first receipt binds its identity
+        self.write_balance(id_com, balance)
         self._mark(address)
+
+    # -- what makes this the EVM's namespace (the TVM overrides these: engines/tvm/accounts.py) ------
+    @staticmethod
+    def chain_address(address: bytes) -> bytes:
+        """The address as the reverse index keys it under `TAG`."""
+        return address
+
+    def read_balance(self, id_com: bytes) -> int:
+        return wei_balance(self.state, id_com)
+
+    def write_balance(self, id_com: bytes, value: int) -> None:
+        set_wei_balance(self.state, id_com, value)
 
     # -- nonce and code ----------------------------------------------------------------------
     def get_nonce(self, address: Address) -> int:
-        return _int(self.state.get(nonce_key(address)))
+        return _int(self.state.get(nonce_key(address, self.NS)))
 
     def set_nonce(self, address: Address, nonce: int) -> None:
         if nonce:
-            self.state.set(nonce_key(address), nonce.to_bytes(8, "big"))
+            self.state.set(nonce_key(address, self.NS), nonce.to_bytes(8, "big"))
         else:
-            self.state.delete(nonce_key(address))
+            self.state.delete(nonce_key(address, self.NS))
         self._mark(address)
 
     def increment_nonce(self, address: Address) -> None:
         self.set_nonce(address, self.get_nonce(address) + 1)
 
     def get_code(self, address: Address) -> bytes:
-        code = self.state.get(code_key(address))
+        code = self.state.get(code_key(address, self.NS))
         if code is None and self.state.get(erc20_map_slot(address)) is not None:
             return ERC20_MARKER_CODE  # a mint's ERC-20 view: tools see a contract
         return code or b""
 
     def set_code(self, address: Address, code: bytes) -> None:
         if code:
-            self.state.set(code_key(address), code)
-            self.state.set(code_hash_key(address), keccak(code))
+            self.state.set(code_key(address, self.NS), code)
+            self.state.set(code_hash_key(address, self.NS), keccak(code))
         else:
-            self.state.delete(code_key(address))
-            self.state.delete(code_hash_key(address))
+            self.state.delete(code_key(address, self.NS))
+            self.state.delete(code_hash_key(address, self.NS))
         self._mark(address)
 
     def get_code_hash(self, address: Address) -> Hash32:
-        stored = self.state.get(code_hash_key(address))
+        stored = self.state.get(code_hash_key(address, self.NS))
         return Hash32(stored if stored is not None else keccak(self.get_code(address)))
 
     def delete_code(self, address: Address) -> None:
@@ -165,7 +181,7 @@ class SharedAccounts(AccountDatabaseAPI):
 
     # -- storage -----------------------------------------------------------------------------
     def _slot_key(self, address: bytes, slot: int) -> bytes:
-        return storage_key(address, _int(self.state.get(generation_key(address))), slot)
+        return storage_key(address, _int(self.state.get(generation_key(address, self.NS))), slot, self.NS)
 
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
         if not from_journal and (address, slot) in self._original:
@@ -173,13 +189,13 @@ class SharedAccounts(AccountDatabaseAPI):
         return _int(self.state.get(self._slot_key(address, slot)))
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
-        generation = _int(self.state.get(generation_key(address)))
-        key = storage_key(address, generation, slot)
+        generation = _int(self.state.get(generation_key(address, self.NS)))
+        key = storage_key(address, generation, slot, self.NS)
         current = _int(self.state.get(key))
         if (address, slot) not in self._original:
             self._original[(address, slot)] = current
         if bool(current) != bool(value):
-            count_key = slot_count_key(address, generation)
+            count_key = slot_count_key(address, generation, self.NS)
             count = _int(self.state.get(count_key)) + (1 if value else -1)
             if count:
                 self.state.set(count_key, count.to_bytes(8, "big"))
@@ -193,16 +209,16 @@ class SharedAccounts(AccountDatabaseAPI):
         self.slots_written.add((address, slot))
 
     def delete_storage(self, address: Address) -> None:
-        generation = _int(self.state.get(generation_key(address))) + 1
-        self.state.set(generation_key(address), generation.to_bytes(4, "big"))
+        generation = _int(self.state.get(generation_key(address, self.NS))) + 1
+        self.state.set(generation_key(address, self.NS), generation.to_bytes(4, "big"))
         # the new generation is empty: every slot now reads zero, and so does its original value
         self._original = {k: v for k, v in self._original.items() if k[0] != address}
         self.touched.add(address)
 
     # -- existence ---------------------------------------------------------------------------
     def _mark(self, address: bytes) -> None:
-        if self.state.get(account_key(address)) is None:
-            self.state.set(account_key(address), EXISTS)
+        if self.state.get(account_key(address, self.NS)) is None:
+            self.state.set(account_key(address, self.NS), EXISTS)
         self.touched.add(address)
 
     def _has_code_or_nonce(self, address: bytes) -> bool:
@@ -210,11 +226,11 @@ class SharedAccounts(AccountDatabaseAPI):
 
     def account_has_code_or_nonce(self, address: Address) -> bool:
         """py-evm asks this only to detect a creation's address collision; EIP-7610 adds storage to it."""
-        generation = _int(self.state.get(generation_key(address)))
-        return self._has_code_or_nonce(address) or self.state.get(slot_count_key(address, generation)) is not None
+        generation = _int(self.state.get(generation_key(address, self.NS)))
+        return self._has_code_or_nonce(address) or self.state.get(slot_count_key(address, generation, self.NS)) is not None
 
     def account_exists(self, address: Address) -> bool:
-        return self.state.get(account_key(address)) is not None or self.get_balance(address) > 0
+        return self.state.get(account_key(address, self.NS)) is not None or self.get_balance(address) > 0
 
     def touch_account(self, address: Address) -> None:
         self._mark(address)
@@ -227,11 +243,11 @@ class SharedAccounts(AccountDatabaseAPI):
         it holds in other VMs' terms) stays, since identities are never deleted."""
         if self.get_balance(address):
             self.set_balance(address, 0)
-        self.state.delete(nonce_key(address))
-        self.state.delete(code_key(address))
-        self.state.delete(code_hash_key(address))
+        self.state.delete(nonce_key(address, self.NS))
+        self.state.delete(code_key(address, self.NS))
+        self.state.delete(code_hash_key(address, self.NS))
         self.delete_storage(address)
-        self.state.delete(account_key(address))
+        self.state.delete(account_key(address, self.NS))
 
     # -- warm / cold (EIP-2929), journaled with the checkpoints ------------------------------
     def _warm_up(self, item: object) -> None:

@@ -108,7 +108,7 @@ def _guard(computation: Any, writes: bool) -> None:
 
 
 def erc20(computation: Any, mint: bytes) -> None:
-    """The ERC-20 interface over the unified ledger; amounts in the mint's base units."""
+    """The ERC-20 interface over the unified ledger (a TRC-20 one in the TVM); amounts in the mint's base units."""
     state = chain_state(computation)
     msg = computation.msg
     sel = msg.data_as_bytes[:4]
@@ -121,8 +121,13 @@ def erc20(computation: Any, mint: bytes) -> None:
         assert found is not None
         return found
 
+    accounts = computation.state._account_db  # the EVM's or the TVM's (a TRC-20 view): whose addresses these are
+
     def identity(address: bytes) -> bytes | None:
-        return lookup(state, "evm", address)
+        return lookup(state, accounts.TAG, accounts.chain_address(address))
+
+    def bind(address: bytes) -> bytes:
+        return resolve(state, accounts.TAG, accounts.chain_address(address))
 
     def bal(address: bytes) -> int:
         who = identity(address)
@@ -161,7 +166,7 @@ def erc20(computation: Any, mint: bytes) -> None:
         if sender is None:
             fail(computation, "insufficient balance")
             return
-        _ledger(computation, lambda: ledger.transfer(state, mint, sender, resolve(state, "evm", to), amount))
+        _ledger(computation, lambda: ledger.transfer(state, mint, sender, bind(to), amount))
         computation.add_log_entry(
             me, (TRANSFER_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(to, "big")), amount.to_bytes(32, "big")
         )
@@ -171,9 +176,9 @@ def erc20(computation: Any, mint: bytes) -> None:
         _guard(computation, True)
         spender, value = _args(computation, ["address", "uint256"])
         amount = _amount(computation, value)
-        owner = resolve(state, "evm", msg.sender)
+        owner = bind(msg.sender)
         grantee: bytes = spender
-        _ledger(computation, lambda: ledger.approve(state, mint, owner, resolve(state, "evm", grantee), amount))
+        _ledger(computation, lambda: ledger.approve(state, mint, owner, bind(grantee), amount))
         computation.add_log_entry(
             me, (APPROVAL_TOPIC, int.from_bytes(msg.sender, "big"), int.from_bytes(spender, "big")), amount.to_bytes(32, "big")
         )
@@ -190,7 +195,7 @@ def erc20(computation: Any, mint: bytes) -> None:
 
         def move() -> None:
             ledger.spend_allowance(state, mint, owner, spender, amount)
-            ledger.transfer(state, mint, owner, resolve(state, "evm", to), amount)
+            ledger.transfer(state, mint, owner, bind(to), amount)
 
         _ledger(computation, move)
         computation.add_log_entry(
@@ -212,11 +217,17 @@ MULTISIG_DERIVE, MULTISIG_VERIFY, CROSS_VM_CALL, RESOLVE_SVM_ADDR = (_precompile
 GAS_PRECOMPILE = 3_000
 
 
+def _identity_of(computation: Any, who: str) -> bytes | None:
+    """The identity behind an ABI `address` in the calling VM's namespace (EVM, or the TVM's 0x41 form)."""
+    accounts = computation.state._account_db
+    return lookup(chain_state(computation), accounts.TAG, accounts.chain_address(to_canonical_address(who)))
+
+
 def id_com_verify(computation: Any) -> None:
     computation.consume_gas(GAS_PRECOMPILE, "id_com_verify")
     _guard(computation, False)
     id_com, who = _args_full(computation, ["bytes32", "address"])
-    found = lookup(chain_state(computation), "evm", to_canonical_address(who))
+    found = _identity_of(computation, who)
     computation.output = encode(["bool"], [found == id_com])
 
 
@@ -236,14 +247,15 @@ def multisig_derive(computation: Any) -> None:
     except ValueError as e:
         fail(computation, str(e))
         return
-    computation.output = encode(["bytes32", "address"], [ms, vm_address(ms, "evm")])
+    tag = computation.state._account_db.TAG
+    computation.output = encode(["bytes32", "address"], [ms, vm_address(ms, tag)[-20:]])
 
 
 def resolve_svm_addr(computation: Any) -> None:
     computation.consume_gas(GAS_PRECOMPILE, "resolve_svm_addr")
     _guard(computation, False)
     (who,) = _args_full(computation, ["address"])
-    id_com = lookup(chain_state(computation), "evm", to_canonical_address(who))
+    id_com = _identity_of(computation, who)
     if id_com is None:
         fail(computation, "the address belongs to no identity yet")
         return

@@ -1,4 +1,4 @@
-"""The TVM engine (opcodes 0x40–0x4F, SPEC §1, §3): Tron transactions over the shared ledger.
+"""The TVM engine (opcodes 0x40–0x4F, SPEC §1, §3): Tron transactions over the shared ledger and the EVM engine.
 
 0x40 carries a Tron `Transaction` protobuf byte-exact (engines/tvm/proto.py). Admission checks what a Tron
 node checks before it broadcasts one, with Tron's error names as codes:
@@ -11,10 +11,17 @@ node checks before it broadcasts one, with Tron's error names as codes:
 - one secp256k1 signature over the txid = SHA-256(raw_data), recovering the owner address (`SIGERROR`);
 - a txid processed once (`DUP_TRANSACTION_ERROR`), marked in the state;
 - the contract's own rules (`CONTRACT_VALIDATE_ERROR`).
-So far the engine runs `TransferContract` (a plain TRX transfer; it runs no receiver code): amounts in sun
-(1 sun = 1,000 base units, SPEC §3), debited in whole sun. Bandwidth is free on this devnet, as a Tron
-account's daily free allowance makes it for transfers. Smart contracts (`TriggerSmartContract`,
-`CreateSmartContract`) are refused plainly until the TVM's EVM side is built. Its id is the txid.
+Contracts:
+- `TransferContract`: a plain TRX transfer in sun (1 sun = 1,000 base units, SPEC §3), debited in whole sun; it
+  runs no receiver code, even when the receiver is a contract.
+- `CreateSmartContract` and `TriggerSmartContract` run on the TVM (engines/tvm/vm.py: py-evm with Tron's
+  opcodes, over engines/tvm/accounts.py). Energy is gas, bought at the energy price (`ENERGY_PRICE_SUN`, Tron's
+  `getEnergyFee`) up to the fee limit; what is used goes to the fee collector (Tron burns it; here it stays in
+  the supply), split between caller and contract origin by the contract's `consume_user_resource_percent` and
+  `origin_energy_limit` as java-tron splits it. A deployed contract's address is `keccak(txid ‖ owner)[12:]`.
+  A contract that fails (REVERT, OUT_OF_ENERGY, …) still pays its energy, and its receipt says why.
+Bandwidth is free on this devnet, as a Tron account's daily free allowance makes it for most transactions. The
+transaction's id is its txid.
 """
 
 from __future__ import annotations
@@ -23,20 +30,40 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import coincurve
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import (
+    ContractCreationCollision,
+    FullStack,
+    InsufficientStack,
+    InvalidInstruction,
+    InvalidJumpDestination,
+    OutOfGas,
+    ReservedBytesInCode,
+    Revert,
+    WriteProtection,
+)
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.message import Message
 from eth_hash.auto import keccak
+from eth_typing import Address, BlockNumber, Hash32
+from rlp.codec import encode_raw
 
 from chain.accounts import lookup, resolve
 from chain.address import tron_text
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
-from chain.identity import TRON_ADDRESS_PREFIX
-from chain.ledger import BASE_PER_SUN, NATIVE_MINT, balance, transfer
+from chain.identity import TRON_ADDRESS_PREFIX, vm_address
+from chain.ledger import BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, credit, debit, sun_balance, transfer
 from chain.state import State
 
+from .accounts import TronAccounts, contract_key, tron_address
+from .contracts import Create, Trigger, parse_create, parse_trigger
 from .proto import ProtoError, TronTx, as_bytes, as_int, message, parse_transaction
+from .vm import TokenShortfall, TransferFailed, TronState
 
 RAW_TX, ACE_CALL = 0x40, 0x41
 TRANSFER_CONTRACT, CREATE_SMART_CONTRACT, TRIGGER_SMART_CONTRACT = 1, 30, 31
@@ -45,7 +72,26 @@ CONTRACT_NAMES = {
     CREATE_SMART_CONTRACT: "CreateSmartContract",
     TRIGGER_SMART_CONTRACT: "TriggerSmartContract",
 }
-TRANSFER_TYPE_URL = "type.googleapis.com/protocol.TransferContract"
+TYPE_URL_PREFIX = "type.googleapis.com/protocol."
+ENERGY_PRICE_SUN = 100  # getEnergyFee: sun per unit of energy
+MAX_FEE_LIMIT_SUN = 15_000 * 10**6  # getMaxFeeLimit: 15,000 TRX
+CONSTANT_ENERGY_LIMIT = 100_000_000  # java-tron's maxEnergyLimitForConstant: a constant call's energy
+MAX_NAME_BYTES = 32
+# py-evm's errors as the contractRet a Tron node gives them (protocol Transaction.Result.contractResult)
+CONTRACT_RESULTS: tuple[tuple[type[Exception], str], ...] = (
+    (TokenShortfall, "TRANSFER_FAILED"),
+    (Revert, "REVERT"),
+    (OutOfGas, "OUT_OF_ENERGY"),
+    (InvalidJumpDestination, "BAD_JUMP_DESTINATION"),
+    (InsufficientStack, "STACK_TOO_SMALL"),
+    (FullStack, "STACK_TOO_LARGE"),
+    (InvalidInstruction, "ILLEGAL_OPERATION"),
+    (WriteProtection, "ILLEGAL_OPERATION"),
+    (TransferFailed, "TRANSFER_FAILED"),
+    (ReservedBytesInCode, "INVALID_CODE"),
+    (ContractCreationCollision, "UNKNOWN"),
+)
+CONTRACT_RESULT_CODES = frozenset(code for _, code in CONTRACT_RESULTS) | {"UNKNOWN"}
 MAX_EXPIRATION_MS = 24 * 3600 * 1000  # Tron's limit on how far past the head a transaction may expire
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
@@ -84,7 +130,25 @@ class Transfer:
 class TvmTx:
     tx: TronTx
     txid: bytes
-    transfer: Transfer
+    action: Transfer | Trigger | Create
+
+    @property
+    def owner(self) -> bytes:
+        return self.action.owner
+
+
+@dataclass(frozen=True)
+class ContractRun:
+    """What running a contract gave: energy used, fee in sun, output, logs, the contractRet and the new
+    contract's 21-byte address for a creation."""
+
+    energy_used: int
+    fee_sun: int
+    output: bytes
+    logs: list[tuple[bytes, list[int], bytes]]
+    result: str  # "SUCCESS" or a contractRet such as "REVERT"
+    message: str
+    contract_address: bytes = b""
 
 
 def _address(value: bytes, what: str) -> bytes:
@@ -93,15 +157,23 @@ def _address(value: bytes, what: str) -> bytes:
     return value
 
 
-def _transfer(tx: TronTx) -> Transfer:
+def _body(tx: TronTx) -> Transfer | Trigger | Create:
     c = tx.contract
-    if c.type in (CREATE_SMART_CONTRACT, TRIGGER_SMART_CONTRACT):
-        raise AdmissionError(
-            f"{CONTRACT_NAMES[c.type]} is not built yet on this devnet's TVM (TRX transfers are)", "CONTRACT_VALIDATE_ERROR"
-        )
-    if c.type != TRANSFER_CONTRACT or c.type_url != TRANSFER_TYPE_URL:
+    name = CONTRACT_NAMES.get(c.type)
+    if name is None:
         raise AdmissionError(f"contract type {c.type} is not one this devnet runs", "CONTRACT_VALIDATE_ERROR")
+    if c.type_url != TYPE_URL_PREFIX + name:
+        raise AdmissionError(f"type_url {c.type_url!r} does not match {name}", "CONTRACT_VALIDATE_ERROR")
     try:
+        if c.type == TRIGGER_SMART_CONTRACT:
+            trigger = parse_trigger(c.value)
+            _address(trigger.owner, "owner_address")
+            _address(trigger.contract, "contract_address")
+            return trigger
+        if c.type == CREATE_SMART_CONTRACT:
+            create = parse_create(c.value)
+            _address(create.owner, "owner_address")
+            return create
         body = message(c.value, {1: bytes, 2: bytes, 3: int}, "TransferContract")
     except ProtoError as e:
         raise AdmissionError(str(e), "OTHER_ERROR") from None
@@ -124,10 +196,30 @@ def _tapos(tx: TronTx, recent: Sequence[bytes]) -> None:
     raise AdmissionError("Tapos check error: the reference block is not one of the latest blocks", "TAPOS_ERROR")
 
 
+def contract_address_of(txid: bytes, owner: bytes) -> bytes:
+    """A deployed contract's 21-byte address (java-tron WalletUtil.generateContractAddress)."""
+    return tron_address(keccak(txid + owner)[12:])
+
+
+def _refuse(text: str) -> None:
+    raise ExecutionError(text, "CONTRACT_VALIDATE_ERROR")
+
+
+def _result_of(error: Exception) -> str:
+    for kind, code in CONTRACT_RESULTS:
+        if isinstance(error, kind):
+            return code
+    return "UNKNOWN"
+
+
 class TvmEngine:
     name = "tvm"
     first_opcode = 0x40
     last_opcode = 0x4F
+
+    def __init__(self, fee_collector: bytes = FEE_COLLECTOR) -> None:
+        self.fee_collector = fee_collector
+        self.coinbase = Address(vm_address(fee_collector, "tron"))
 
     def decode(self, envelope: bytes) -> Tx:
         op = envelope[0]
@@ -142,7 +234,7 @@ class TvmEngine:
         except ProtoError as e:
             raise AdmissionError(f"not a Tron transaction: {e}", "OTHER_ERROR") from None
         txid = hashlib.sha256(tx.raw_data).digest()
-        return Tx(envelope, ids=(txid,), body=TvmTx(tx, txid, _transfer(tx)))
+        return Tx(envelope, ids=(txid,), body=TvmTx(tx, txid, _body(tx)))
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         found = self.decode(envelope)
@@ -159,29 +251,55 @@ class TvmEngine:
             )
         if state.get(processed_key(t.txid)) is not None:
             raise AdmissionError("Dup transaction", "DUP_TRANSACTION_ERROR")
-        self._validate(t, state)
-        found.sender = lookup(state, "tron", t.transfer.owner)
+        try:
+            self.validate(t, state)
+        except ExecutionError as e:
+            raise AdmissionError(e.message, e.code) from None
+        found.sender = lookup(state, "tron", t.owner)
         return found
 
     def verify(self, tx: Tx) -> None:
         t: TvmTx = tx.body  # type: ignore[assignment]
         if len(t.tx.signatures) != 1:
             raise AdmissionError("a transaction carries exactly one signature here (no multi-signature permissions)", "SIGERROR")
-        if owner_of(t.txid, t.tx.signatures[0]) != t.transfer.owner:
+        if owner_of(t.txid, t.tx.signatures[0]) != t.owner:
             raise AdmissionError("Validate signature error: the signature is not the owner's", "SIGERROR")
 
-    @staticmethod
-    def _validate(t: TvmTx, state: State) -> None:
-        who = lookup(state, "tron", t.transfer.owner)
-        have = 0 if who is None else balance(state, NATIVE_MINT, who) // BASE_PER_SUN
+    def validate(self, t: TvmTx, state: State) -> None:
+        """The contract's own rules against `state`, java-tron's texts (ExecutionError CONTRACT_VALIDATE_ERROR)."""
+        a = t.action
+        who = lookup(state, "tron", a.owner)
+        kind = CONTRACT_NAMES[t.tx.contract.type]
         if who is None:
-            raise AdmissionError(
-                f"Validate TransferContract error, no OwnerAccount {tron_text(t.transfer.owner)}", "CONTRACT_VALIDATE_ERROR"
-            )
-        if have < t.transfer.amount:
-            raise AdmissionError(
-                f"Validate TransferContract error, balance is not sufficient: {have} sun", "CONTRACT_VALIDATE_ERROR"
-            )
+            _refuse(f"Validate {kind} error, no OwnerAccount {tron_text(a.owner)}")
+        have = 0 if who is None else sun_balance(state, who)
+        if isinstance(a, Transfer):
+            if have < a.amount:
+                _refuse(f"Validate TransferContract error, balance is not sufficient: {have} sun")
+            return
+        if not 0 <= t.tx.fee_limit <= MAX_FEE_LIMIT_SUN:
+            _refuse(f"feeLimit must be >= 0 and <= {MAX_FEE_LIMIT_SUN}")
+        if a.call_token_value or a.token_id:
+            _refuse("this devnet has no TRC-10 tokens: call_token_value and token_id must be 0")
+        if isinstance(a, Create):
+            c = a.contract
+            if c.origin != a.owner:
+                _refuse("OwnerAddress is not equals OriginAddress")
+            if len(c.name.encode()) > MAX_NAME_BYTES:
+                _refuse("contractName's length cannot be greater than 32")
+            if not 0 <= c.consume_user_resource_percent <= 100:
+                _refuse("percent must be >= 0 and <= 100")
+            if c.origin_energy_limit <= 0:
+                _refuse("The originEnergyLimit must be > 0")
+            if not c.bytecode:
+                _refuse("the contract has no bytecode")
+            value = c.call_value
+        else:
+            if not TronAccounts(state).get_code(Address(a.contract[1:])):
+                _refuse("No contract or not a smart contract")
+            value = a.call_value
+        if have < value:
+            _refuse(f"Validate {kind} error, balance is not sufficient: {have} sun, call value {value}")
 
     # -- execution -------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
@@ -198,24 +316,163 @@ class TvmEngine:
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         t: TvmTx = tx.body  # type: ignore[assignment]
-        who = lookup(state, "tron", t.transfer.owner)
-        if who is None or balance(state, NATIVE_MINT, who) < t.transfer.amount * BASE_PER_SUN:
-            raise ExecutionError("balance is not sufficient", "CONTRACT_VALIDATE_ERROR")
-        transfer(state, NATIVE_MINT, who, resolve(state, "tron", t.transfer.to), t.transfer.amount * BASE_PER_SUN)
-        return Outcome()
+        self.validate(t, state)  # the state may have moved since admission: refused, it writes nothing
+        a = t.action
+        if isinstance(a, Transfer):
+            who = lookup(state, "tron", a.owner)
+            assert who is not None  # validated
+            transfer(state, NATIVE_MINT, who, resolve(state, "tron", a.to), a.amount * BASE_PER_SUN)
+            return Outcome()
+        run = self.run_contract(t, state, ctx)
+        logs = [
+            encode_raw([address, [topic.to_bytes(32, "big") for topic in topics], data]) for address, topics, data in run.logs
+        ]
+        return Outcome(
+            gas_used=run.energy_used,
+            output=run.contract_address or run.output,
+            logs=logs,
+            fee=run.fee_sun * BASE_PER_SUN,
+            failure=None if run.result == "SUCCESS" else (run.result, run.message),
+        )
+
+    def _context(self, ctx: BlockContext) -> ExecutionContext:
+        return ExecutionContext(
+            coinbase=self.coinbase,
+            timestamp=ctx.timestamp_ms // 1000,
+            block_number=BlockNumber(ctx.height),
+            difficulty=0,
+            mix_hash=Hash32(bytes(32)),
+            gas_limit=MAX_FEE_LIMIT_SUN // ENERGY_PRICE_SUN,
+            # BLOCKHASH answers a Tron block id: height u64 ‖ hash[8:]
+            prev_hashes=[Hash32(tron_block_id(ctx.height - 1 - i, h)) for i, h in enumerate(ctx.recent_hashes)],
+            chain_id=ctx.chain_id,
+            base_fee_per_gas=ENERGY_PRICE_SUN,
+            excess_blob_gas=None,
+        )
+
+    def _limits(self, t: TvmTx, state: State) -> tuple[bytes, int, bytes | None, int, int]:
+        """Who pays how much energy at most (java-tron's getTotalEnergyLimitWithFixRatio): the caller up to its
+        fee limit and balance; for a call, the contract's origin too, by its resource percent and energy limit."""
+        a = t.action
+        assert not isinstance(a, Transfer)
+        caller = lookup(state, "tron", a.owner)
+        assert caller is not None  # validated
+        value = a.contract.call_value if isinstance(a, Create) else a.call_value
+        caller_limit = min(t.tx.fee_limit, sun_balance(state, caller) - value) // ENERGY_PRICE_SUN
+        if isinstance(a, Create):
+            return caller, caller_limit, None, 0, 100
+        stored = state.get(contract_key(a.contract[1:]))
+        meta = None if stored is None else _metadata(stored)
+        if meta is None or meta[0] == a.owner or meta[1] >= 100:
+            return caller, caller_limit, None, 0, 100
+        origin = lookup(state, "tron", meta[0])
+        if origin is None:
+            return caller, caller_limit, None, 0, 100
+        origin_left = min(sun_balance(state, origin) // ENERGY_PRICE_SUN, meta[2])
+        percent = meta[1]
+        by_percent = origin_left if percent <= 0 else caller_limit * (100 - percent) // percent
+        return caller, caller_limit, origin, min(origin_left, by_percent), percent
+
+    def run_contract(self, t: TvmTx, state: State, ctx: BlockContext) -> ContractRun:
+        """Run a Create/Trigger contract on `state`: energy bought from its payers, the message, energy paid."""
+        a = t.action
+        assert not isinstance(a, Transfer)
+        evm = TronState(cast(Any, state), self._context(ctx), Hash32(bytes(32)))
+        evm.lock_changes()
+        accounts: TronAccounts = evm._account_db  # type: ignore[assignment]
+        accounts.begin(t.txid)
+        caller, caller_limit, origin, origin_limit, percent = self._limits(t, state)
+        debit(state, NATIVE_MINT, caller, caller_limit * ENERGY_PRICE_SUN * BASE_PER_SUN)
+        if origin is not None:
+            debit(state, NATIVE_MINT, origin, origin_limit * ENERGY_PRICE_SUN * BASE_PER_SUN)
+        limit = caller_limit + origin_limit
+        sender = Address(a.owner[1:])
+        created = b""
+        if isinstance(a, Create):
+            created = contract_address_of(t.txid, a.owner)
+            msg = Message(
+                gas=limit, to=CREATE_CONTRACT_ADDRESS, sender=sender, value=a.contract.call_value, data=b"",
+                code=a.contract.bytecode, create_address=Address(created[1:]),
+            )  # fmt: skip
+        else:
+            to = Address(a.contract[1:])
+            msg = Message(gas=limit, to=to, sender=sender, value=a.call_value, data=a.data, code=evm.get_code(to))
+        for address in (sender, msg.storage_address, *evm.computation_class._precompiles):
+            evm.mark_address_warm(address)
+        context = evm.get_transaction_context_class()(gas_price=ENERGY_PRICE_SUN, origin=sender)
+        if msg.is_create and evm.has_code_or_nonce(msg.storage_address):
+            computation = evm.get_computation(msg, context)
+            computation.error = ContractCreationCollision("a contract already exists at the new address")
+        elif msg.is_create:
+            computation = evm.computation_class.apply_create_message(evm, msg, context)
+        else:
+            computation = evm.computation_class.apply_message(evm, msg, context)
+        used = limit - computation.get_gas_remaining()
+        used -= evm.transaction_executor_class.calculate_gas_refund(computation, used)
+        for address in computation.get_accounts_for_deletion():
+            evm.delete_account(address)
+        # energy paid (java-tron's payEnergyBill): the origin its share by percent, within what it put up; the
+        # caller the rest
+        origin_used = min(origin_limit, used * (100 - percent) // 100)
+        caller_used = used - origin_used
+        if caller_used > caller_limit:  # rounding of the split: the origin covers what the caller did not put up
+            origin_used, caller_used = used - caller_limit, caller_limit
+        credit(state, NATIVE_MINT, caller, (caller_limit - caller_used) * ENERGY_PRICE_SUN * BASE_PER_SUN)
+        if origin is not None:
+            credit(state, NATIVE_MINT, origin, (origin_limit - origin_used) * ENERGY_PRICE_SUN * BASE_PER_SUN)
+        fee_sun = used * ENERGY_PRICE_SUN
+        credit(state, NATIVE_MINT, self.fee_collector, fee_sun * BASE_PER_SUN)
+        if computation.is_success:
+            if isinstance(a, Create):
+                state.set(contract_key(created[1:]), a.contract.stored(created, t.txid))
+            logs = [(bytes(addr), list(topics), bytes(data)) for addr, topics, data in computation.get_log_entries()]
+            return ContractRun(used, fee_sun, bytes(computation.output), logs, "SUCCESS", "", created)
+        err = computation.error
+        return ContractRun(used, fee_sun, bytes(computation.output), [], _result_of(err), str(err) or type(err).__name__)
 
     # -- for people ------------------------------------------------------------------------
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
         t: TvmTx = tx.body  # type: ignore[assignment]
-        amount = t.transfer.amount
+        a = t.action
         fields = [
             Field("Txid", t.txid.hex()),
             Field("Contract", CONTRACT_NAMES.get(t.tx.contract.type, str(t.tx.contract.type))),
-            Field("Owner", tron_text(t.transfer.owner)),
-            Field("To", tron_text(t.transfer.to)),
-            Field("Amount", f"{amount:,} sun ({amount / 10**6:.6f} TRX)"),
-            Field("Expiration", t.tx.expiration, "int"),
+            Field("Owner", tron_text(a.owner)),
         ]
+        if isinstance(a, Transfer):
+            fields += [Field("To", tron_text(a.to)), Field("Amount", _trx(a.amount))]
+        elif isinstance(a, Trigger):
+            fields += [Field("Contract address", tron_text(a.contract)), Field("Call value", _trx(a.call_value))]
+            fields.append(Field("Data", a.data, "hex"))
+            if len(a.data) >= 4:
+                fields.append(Field("Function selector", "0x" + a.data[:4].hex()))
+        else:
+            fields += [
+                Field("New contract", tron_text(contract_address_of(t.txid, a.owner))),
+                Field("Name", a.contract.name or "(none)"),
+                Field("Call value", _trx(a.contract.call_value)),
+                Field("Bytecode", f"{len(a.contract.bytecode):,} bytes"),
+                Field("User resource percent", a.contract.consume_user_resource_percent, "int"),
+                Field("Origin energy limit", a.contract.origin_energy_limit, "int"),
+            ]
+        if not isinstance(a, Transfer):
+            fields += [
+                Field("Fee limit", _trx(t.tx.fee_limit)),
+                Field("Energy price", f"{ENERGY_PRICE_SUN} sun"),
+            ]
+        fields.append(Field("Expiration", t.tx.expiration, "int"))
         if t.tx.memo:
             fields.append(Field("Memo", t.tx.memo.decode("utf-8", "replace")))
         return "Tron transaction", fields
+
+
+def _trx(sun: int) -> str:
+    return f"{sun:,} sun ({sun / 10**6:.6f} TRX)"
+
+
+def _metadata(stored: bytes) -> tuple[bytes, int, int]:
+    """A stored contract's origin, consume_user_resource_percent and origin_energy_limit."""
+    from .contracts import stored_fields
+
+    found = stored_fields(stored)
+    return as_bytes(found, 1), as_int(found, 6), as_int(found, 8)
