@@ -11,6 +11,7 @@ import base58
 
 from chain import auth
 from chain.accounts import TAGS, derived_addresses
+from chain.address import tron_text
 from chain.blocks import Header
 from chain.dispatcher import VM_TITLES, Field, Receipt, Tx
 from chain.errors import AdmissionError
@@ -225,7 +226,7 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         fields,
     )
     svm = vm == "svm"
-    logs = [] if svm else [_log(raw) for raw in receipt.logs]
+    logs = [] if svm else [_log(raw, vm) for raw in receipt.logs]
     lines = [raw.decode("utf-8", "replace") for raw in receipt.logs] if svm else []
     balances = _svm_balances(tx, receipt) if svm and tx is not None else []
     coins = _btc_coins(tx, receipt) if vm == "bvm" and tx is not None and receipt.success else None
@@ -306,12 +307,14 @@ def _svm_balances(tx: Any, receipt: Receipt) -> list[dict[str, Any]]:
     return rows
 
 
-def _log(raw: bytes) -> dict[str, Any]:
+def _log(raw: bytes, vm: str = "evm") -> dict[str, Any]:
+    """An EVM-style log; in the TVM its emitter shown as the Tron address `T…` it is."""
     import rlp
 
     try:
         address, topics, data = rlp.decode(raw)
-        return {"address": bytes(address), "topics": [bytes(t) for t in topics], "data": bytes(data)}
+        emitter: bytes | str = tron_text(b"\x41" + bytes(address)) if vm == "tvm" else bytes(address)
+        return {"address": emitter, "topics": [bytes(t) for t in topics], "data": bytes(data)}
     except Exception:
         return {"raw": raw}
 

@@ -290,14 +290,21 @@ def _tron(raw: bytes) -> Recognised:
 
 
 def _tron_json(text: str) -> Recognised:
-    """TronLink's signed transaction: {"txID", "raw_data_hex", "signature": [...]}, as protobuf."""
+    """A signed Tron transaction as JSON: TronLink's {"txID", "raw_data_hex", "signature": [...]}, or tronpy's
+    `to_json()` {"txID", "raw_data": {...}, "signature": [...]} (its raw_data serialised as java-tron does)."""
+    from rpc.tron.codec import raw_data_bytes  # its RequestError is a ValueError
+
     try:
         obj = json.loads(text)
-        raw_data = bytes.fromhex(obj["raw_data_hex"])
+        if "raw_data_hex" in obj:
+            raw_data = bytes.fromhex(obj["raw_data_hex"])
+        else:
+            raw_data = raw_data_bytes(obj["raw_data"], bool(obj.get("visible")))
         sigs = [bytes.fromhex(s) for s in obj.get("signature") or []]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise Unrecognised(
-            'JSON, but not a signed Tron transaction ({"raw_data_hex": "…", "signature": ["…"]}).', [f"json: {e}"]
+            'JSON, but not a signed Tron transaction ({"raw_data_hex" or "raw_data": …, "signature": ["…"]}).',
+            [f"json: {e}"],
         ) from None
 
     def field_bytes(number: int, value: bytes) -> bytes:

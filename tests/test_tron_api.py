@@ -20,6 +20,7 @@ from typing import Any
 
 import coincurve
 import pytest
+from eth_abi.abi import encode
 from eth_hash.auto import keccak
 
 from chain.address import evm_text, tron_text
@@ -119,7 +120,8 @@ def test_tronpy_reads_accounts_blocks_and_the_transaction(api: str, sent: dict[s
     assert tx["raw_data"]["data"] == b"hello tron".hex() and tx["signature"] == sent["signed"]["signature"]
     assert r["info"] == r["solid_info"] == sent["info"]
     params = {p["key"]: p.get("value", 0) for p in r["params"]}
-    assert params["getTransactionFee"] == 0 and params["getEnergyFee"] == 0 and params["getFreeNetLimit"] == 600
+    assert params["getTransactionFee"] == 0 and params["getEnergyFee"] == 100 and params["getFreeNetLimit"] == 600
+    assert params["getMaxFeeLimit"] == 15_000 * 10**6 and params["getAllowCreationOfContracts"] == 1
 
 
 def test_owner_was_debited_in_whole_sun(api: str, sent: dict[str, Any]) -> None:
@@ -208,13 +210,60 @@ def test_bad_input_answers_trons_error(node: str, api: str) -> None:
     assert status(node) == before
 
 
-def test_smart_contract_endpoints_say_not_built(api: str) -> None:
-    r = tronpy("contracts", api, tron_text(OWNER))
-    for path in ("wallet/triggersmartcontract", "wallet/triggerconstantcontract"):
-        result = r[path]["result"]
-        assert result["code"] == "CONTRACT_VALIDATE_ERROR" and "not built yet" in bytes.fromhex(result["message"]).decode()
-    assert "not built yet" in r["wallet/deploycontract"]["Error"]
-    assert r["tronpy"].startswith("ValidationError") and "not built yet" in r["tronpy"]
+TOKEN = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+SUPPLY = 10**12
+
+
+@pytest.fixture(scope="module")
+def trc20(api: str, sent: dict[str, Any]) -> dict[str, Any]:
+    """tronpy deploys the Solidity ERC-20 (tests/data/solidity) as a TRC-20, transfers and reads it."""
+    initcode = TOKEN["bytecode"][2:] + encode(["string", "string", "uint256"], ["Tether", "USDT", SUPPLY]).hex()
+    artifact = json.dumps({"abi": TOKEN["abi"], "initcode": initcode})
+    return tronpy("trc20", api, KEY.hex(), tron_text(RECEIVER), artifact)
+
+
+def test_tronpy_deploys_a_trc20_at_trons_contract_address(trc20: dict[str, Any]) -> None:
+    deployed = trc20["deployed"]
+    assert deployed["receipt"]["result"] == "SUCCESS" and deployed["receipt"]["energy_usage_total"] > 100_000
+    expected = b"\x41" + keccak(bytes.fromhex(trc20["deploy_txid"]) + OWNER)[12:]
+    assert deployed["contract_address"] == expected.hex() and trc20["address"] == tron_text(expected)
+    assert deployed["fee"] == deployed["receipt"]["energy_fee"] == deployed["receipt"]["energy_usage_total"] * 100
+    got = trc20["getcontract"]
+    assert got["contract_address"] == trc20["address"] and got["origin_address"] == tron_text(OWNER)
+    assert got["bytecode"] == TOKEN["deployedBytecode"][2:] and got["name"] == "Tether"
+    names = {e["name"] for e in got["abi"]["entrys"] if e.get("type") == "Function"}
+    assert {"transfer", "balanceOf", "approve", "transferFrom"} <= names
+    assert {"transfer", "balanceOf"} <= set(trc20["functions"])  # tronpy read the ABI back
+
+
+def test_tronpy_transfers_a_trc20_and_reads_balanceof_by_constant_calls(trc20: dict[str, Any]) -> None:
+    assert trc20["balance_before"] == SUPPLY
+    info = trc20["sent_info"]
+    assert info["receipt"]["result"] == "SUCCESS" and info["receipt"]["energy_usage_total"] > 20_000
+    assert info["contract_address"] == bytes.fromhex(trc20["deployed"]["contract_address"]).hex()
+    assert info["contractResult"] == [(1).to_bytes(32, "big").hex()]
+    (log,) = info["log"]
+    assert log["address"] == trc20["deployed"]["contract_address"][2:]  # a log's address: 20 bytes, as Tron shows it
+    assert log["topics"][0] == keccak(b"Transfer(address,address,uint256)").hex()
+    assert log["topics"][2] == (bytes(12) + RECEIVER[1:]).hex() and int(log["data"], 16) == 2_500
+    assert trc20["balance_owner"] == SUPPLY - 2_500 and trc20["balance_to"] == 2_500
+    assert trc20["sent_tx"]["ret"] == [{"contractRet": "SUCCESS"}]
+    assert trc20["sent_tx"]["raw_data"]["contract"][0]["type"] == "TriggerSmartContract"
+    assert trc20["estimate"] > 20_000
+
+
+def test_a_reverted_trc20_transfer_is_in_a_block_with_its_energy_paid(trc20: dict[str, Any]) -> None:
+    info = trc20["reverted_info"]
+    assert info["result"] == "FAILED" and info["receipt"]["result"] == "REVERT" and info["fee"] > 0
+    error = bytes.fromhex(info["contractResult"][0])
+    assert error[:4] == keccak(b"InsufficientBalance(uint256,uint256)")[:4]
+    assert trc20["constant_revert"].startswith("TvmError")
+
+
+def test_the_owner_paid_exactly_the_energy_fees_in_sun(trc20: dict[str, Any]) -> None:
+    fees = sum(trc20[k]["fee"] for k in ("deployed", "sent_info", "reverted_info"))
+    assert fees == sum(trc20[k]["receipt"]["energy_usage_total"] * 100 for k in ("deployed", "sent_info", "reverted_info"))
+    assert trc20["account"]["balance"] == trc20["start_sun"] - fees
 
 
 if __name__ == "__main__":  # pragma: no cover

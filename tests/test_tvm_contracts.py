@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import coincurve
@@ -50,14 +51,16 @@ def node():
     return chain
 
 
-def signed(node, kind: int, name: str, body: bytes, fee_limit: int = FEE_LIMIT, key=KEY) -> tuple[bytes, bytes]:
+def signed(
+    node, kind: int, name: str, body: bytes, fee_limit: int = FEE_LIMIT, key=KEY, expiration: int | None = None
+) -> tuple[bytes, bytes]:
     """A 0x40 envelope of one contract, signed; and its txid."""
     block_id = tron_block_id(node.head.height, node.head.hash)
     contract = field(1, kind) + field(2, field(1, f"type.googleapis.com/protocol.{name}".encode()) + field(2, body))
     raw = (
         field(1, block_id[6:8])
         + field(4, block_id[8:16])
-        + field(8, node.head.timestamp_ms + 60_000)
+        + field(8, expiration or node.head.timestamp_ms + 60_000)
         + field(11, contract)
         + field(14, node.head.timestamp_ms)
         + (field(18, fee_limit) if fee_limit else b"")
@@ -102,7 +105,7 @@ def probe(node, ops: bytes, data: bytes = b"") -> tuple[object, bytes]:
     env, _ = deploy(node, returning(word_of(ops)))
     created = run(node, env)
     assert created.receipt.success, created.receipt.message
-    at = created.receipt.output
+    at = created.receipt.output[:21]
     e = run(node, trigger(node, at, data)[0])
     return e, at
 
@@ -112,7 +115,7 @@ def test_a_trc20_deploys_at_tron_s_address_and_transfers_with_its_logs(node):
     e = run(node, env)
     assert e.receipt.success, e.receipt.message
     at = contract_address_of(txid, OWNER)
-    assert e.receipt.output == at and at == b"\x41" + keccak(txid + OWNER)[12:]
+    assert e.receipt.output[:21] == at and at == b"\x41" + keccak(txid + OWNER)[12:]
     assert e.receipt.gas_used > 100_000 and e.receipt.fee == e.receipt.gas_used * ENERGY_PRICE_SUN * SUN
     s = State(node.entries)
     assert sun_balance(s, legacy_id_com("tron", OWNER)) == FUNDS - e.receipt.gas_used * ENERGY_PRICE_SUN
@@ -129,7 +132,7 @@ def test_a_trc20_deploys_at_tron_s_address_and_transfers_with_its_logs(node):
 
 def test_a_revert_pays_its_energy_and_keeps_nothing_else(node):
     env, _ = deploy(node, token_initcode(100))
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     before = sun_balance(State(node.entries), legacy_id_com("tron", OWNER))
     e = run(node, trigger(node, at, SELECTOR["transfer"] + encode(["address", "uint256"], ["0x" + BOB[1:].hex(), 101]))[0])
     assert not e.receipt.success and e.receipt.code == "REVERT" and "REVERT" in CONTRACT_RESULT_CODES
@@ -161,7 +164,7 @@ def test_tron_opcodes_answer_as_tron_does_on_a_chain_without_trc10_tokens(node):
     push20 = lambda a: b"\x73" + a  # noqa: E731
     # ISCONTRACT: a contract yes, a wallet no
     env, _ = deploy(node, token_initcode(1))
-    token = run(node, env).receipt.output
+    token = run(node, env).receipt.output[:21]
     e, _ = probe(node, push20(token[1:]) + b"\xd4")
     assert int.from_bytes(e.receipt.output, "big") == 1
     e, _ = probe(node, push20(BOB[1:]) + b"\xd4")
@@ -185,7 +188,7 @@ def test_tron_opcodes_answer_as_tron_does_on_a_chain_without_trc10_tokens(node):
 def test_calltoken_with_a_token_value_fails_the_call_and_with_none_calls_with_its_id(node):
     # callee: returns CALLTOKENID
     env, _ = deploy(node, returning(word_of(b"\xd3")))
-    callee = run(node, env).receipt.output[1:]
+    callee = run(node, env).receipt.output[1:21]
     token_id = MIN_TOKEN_ID + 7
 
     def caller_code(token_value: int) -> bytes:
@@ -203,7 +206,7 @@ def test_calltoken_with_a_token_value_fails_the_call_and_with_none_calls_with_it
 
     for value, ok, seen in ((0, 1, token_id), (5, 0, 0)):
         env, _ = deploy(node, returning(caller_code(value)))
-        at = run(node, env).receipt.output
+        at = run(node, env).receipt.output[:21]
         e = run(node, trigger(node, at, b"")[0])
         assert e.receipt.success, e.receipt.message
         assert int.from_bytes(e.receipt.output[32:], "big") == ok
@@ -225,7 +228,7 @@ def test_create2_uses_tron_s_0x41_prefix_and_create_the_transaction_s_internal_n
 
     for op in (b"\xf5", b"\xf0"):
         env, _ = deploy(node, returning(factory(op)))
-        at = run(node, env).receipt.output
+        at = run(node, env).receipt.output[:21]
         env, txid = trigger(node, at, child)
         e = run(node, env)
         assert e.receipt.success, e.receipt.message
@@ -256,12 +259,12 @@ def test_batch_validate_sign_and_validate_multi_sign_precompiles(node):
     sigs = [_sign65(KEY, digest), _sign65(other, digest), _sign65(other, digest)]
     addrs = ["0x" + OWNER[1:].hex(), "0x" + address(other)[1:].hex(), "0x" + OWNER[1:].hex()]
     env, _ = deploy(node, returning(_staticcall_precompile(0x09)))
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     e = run(node, trigger(node, at, encode(["bytes32", "bytes[]", "address[]"], [digest, sigs, addrs]))[0])
     assert e.receipt.success and e.receipt.output[:3] == b"\x01\x01\x00" and not any(e.receipt.output[3:])
 
     env, _ = deploy(node, returning(_staticcall_precompile(0x0A)))
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     data = keccak(b"payload")
     signed_digest = hashlib.sha256(OWNER + (2).to_bytes(4, "big") + data).digest()
     good = encode(["address", "uint256", "bytes32", "bytes[]"], ["0x" + OWNER[1:].hex(), 2, data, [_sign65(KEY, signed_digest)]])
@@ -272,7 +275,7 @@ def test_batch_validate_sign_and_validate_multi_sign_precompiles(node):
 
 def test_a_trx_transfer_to_a_contract_runs_none_of_its_code(node):
     env, _ = deploy(node, returning(b"\x60\x00\x60\x00\xfd"))  # its code always reverts
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     body = field(1, OWNER) + field(2, at) + field(3, 1_000_000)
     e = run(node, signed(node, 1, "TransferContract", body, fee_limit=0)[0])
     assert e.receipt.success and e.receipt.gas_used == 0
@@ -284,7 +287,7 @@ def test_a_trx_transfer_to_a_contract_runs_none_of_its_code(node):
 
 def test_call_value_moves_sun_and_the_contract_sees_it_as_msg_value(node):
     env, _ = deploy(node, returning(word_of(b"\x34")))  # CALLVALUE
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     e = run(node, trigger(node, at, b"", value=2_000_000)[0])
     assert e.receipt.success and int.from_bytes(e.receipt.output, "big") == 2_000_000
     s = State(node.entries)
@@ -297,7 +300,7 @@ def test_the_origin_pays_its_share_of_energy_by_the_resource_percent(node):
     caller = address(other)
     run(node, signed(node, 1, "TransferContract", field(1, OWNER) + field(2, caller) + field(3, 50 * 10**6), fee_limit=0)[0])
     env, _ = deploy(node, returning(word_of(b"\x60\x01\x60\x00\x55\x60\x01")), percent=40, energy_limit=10**6)  # SSTORE
-    at = run(node, env).receipt.output
+    at = run(node, env).receipt.output[:21]
     s = State(node.entries)
     origin_before, caller_before = (sun_balance(s, legacy_id_com("tron", a)) for a in (OWNER, caller))
     e = run(node, trigger(node, at, b"", owner=caller, key=other)[0])
@@ -328,3 +331,67 @@ def test_bad_creations_are_refused_with_tron_s_texts_and_write_nothing(node, cha
 def test_a_trigger_of_an_address_without_code_is_refused(node):
     assert refused(node, trigger(node, BOB, b"")[0]) == "CONTRACT_VALIDATE_ERROR"
     assert tron_text(BOB).startswith("T")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_explorer_decodes_tron_contract_transactions_and_submit_takes_tronpy_json(client, settings, tmp_path):
+    from chain.store import models as m
+    from rpc.native import views
+    from tests.conftest import sql_node
+
+    alloc = [{"legacy": "tron", "address": tron_text(OWNER), "balance": str(FUNDS * SUN)}]
+    chain = sql_node(settings, tmp_path, {"chain_id": CHAIN_ID, "alloc": alloc}, ("engines.native", "engines.tvm"))
+    try:
+        env, txid = deploy(chain, token_initcode(10**6))
+        e = run(chain, env)
+        at = e.receipt.output[:21]
+        body = client.get(f"/tx/{txid.hex()}").content.decode()
+        assert "CreateSmartContract" in body and tron_text(at) in body and "energy used" in body
+        assert f"{e.receipt.gas_used:,}" in body
+
+        data = SELECTOR["transfer"] + encode(["address", "uint256"], ["0x" + BOB[1:].hex(), 77])
+        env, txid = trigger(chain, at, data, expiration=int(time.time() * 1000) + 60_000)  # the dry run runs now
+        raw = env[1:]  # the protobuf: rebuild tronpy's JSON of it (to_json(): txID, raw_data, signature)
+        from engines.tvm.proto import parse_transaction
+
+        tx = parse_transaction(raw)
+        block_id = tron_block_id(chain.head.height, chain.head.hash)
+        tronpy_json = {
+            "txID": txid.hex(),
+            "raw_data": {
+                "contract": [
+                    {
+                        "parameter": {
+                            "value": {
+                                "owner_address": OWNER.hex(),
+                                "contract_address": at.hex(),
+                                "data": data.hex(),
+                                "call_token_value": 0,
+                                "call_value": 0,
+                                "token_id": 0,
+                            },
+                            "type_url": "type.googleapis.com/protocol.TriggerSmartContract",
+                        },
+                        "type": "TriggerSmartContract",
+                    }
+                ],
+                "timestamp": tx.timestamp,
+                "expiration": tx.expiration,
+                "ref_block_bytes": block_id[6:8].hex(),
+                "ref_block_hash": block_id[8:16].hex(),
+                "fee_limit": FEE_LIMIT,
+            },
+            "signature": [s.hex() for s in tx.signatures],
+            "permission": None,
+        }
+        page = client.post("/submit", {"raw": json.dumps(tronpy_json), "action": "preview"}).content.decode()
+        assert "TriggerSmartContract" in page and "would refuse" not in page and "energy used" in page, page[-3000:]
+        r = client.post("/submit", {"raw": json.dumps(tronpy_json), "action": "submit"})
+        assert r.status_code == 200 and m.MempoolEntry.objects.count() == 1
+        (done,) = chain.produce(10, timestamp_ms=chain.head.timestamp_ms + 3_000).txs
+        assert done.receipt.success and done.tx.ids == (txid,)
+        body = client.get(f"/tx/{txid.hex()}").content.decode()
+        assert "TriggerSmartContract" in body and "Function selector" in body and tron_text(at) in body
+        assert "0x" + SELECTOR["transfer"].hex() in body
+    finally:
+        views._registry.cache_clear()

@@ -265,11 +265,16 @@ class TvmEngine:
         if owner_of(t.txid, t.tx.signatures[0]) != t.owner:
             raise AdmissionError("Validate signature error: the signature is not the owner's", "SIGERROR")
 
-    def validate(self, t: TvmTx, state: State) -> None:
-        """The contract's own rules against `state`, java-tron's texts (ExecutionError CONTRACT_VALIDATE_ERROR)."""
+    def validate(self, t: TvmTx, state: State, constant: bool = False) -> None:
+        """The contract's own rules against `state`, java-tron's texts (ExecutionError CONTRACT_VALIDATE_ERROR).
+        A constant call may come from any address, known or not, with any balance (java-tron does not check)."""
         a = t.action
         who = lookup(state, "tron", a.owner)
         kind = CONTRACT_NAMES[t.tx.contract.type]
+        if constant:
+            if isinstance(a, Trigger) and not TronAccounts(state).get_code(Address(a.contract[1:])):
+                _refuse("Smart contract is not exist.")
+            return
         if who is None:
             _refuse(f"Validate {kind} error, no OwnerAccount {tron_text(a.owner)}")
         have = 0 if who is None else sun_balance(state, who)
@@ -329,7 +334,7 @@ class TvmEngine:
         ]
         return Outcome(
             gas_used=run.energy_used,
-            output=run.contract_address or run.output,
+            output=run.contract_address + run.output,  # a creation's: the new address, then the code it deployed
             logs=logs,
             fee=run.fee_sun * BASE_PER_SUN,
             failure=None if run.result == "SUCCESS" else (run.result, run.message),
@@ -397,16 +402,7 @@ class TvmEngine:
         else:
             to = Address(a.contract[1:])
             msg = Message(gas=limit, to=to, sender=sender, value=a.call_value, data=a.data, code=evm.get_code(to))
-        for address in (sender, msg.storage_address, *evm.computation_class._precompiles):
-            evm.mark_address_warm(address)
-        context = evm.get_transaction_context_class()(gas_price=ENERGY_PRICE_SUN, origin=sender)
-        if msg.is_create and evm.has_code_or_nonce(msg.storage_address):
-            computation = evm.get_computation(msg, context)
-            computation.error = ContractCreationCollision("a contract already exists at the new address")
-        elif msg.is_create:
-            computation = evm.computation_class.apply_create_message(evm, msg, context)
-        else:
-            computation = evm.computation_class.apply_message(evm, msg, context)
+        computation = _apply(evm, msg)
         used = limit - computation.get_gas_remaining()
         used -= evm.transaction_executor_class.calculate_gas_refund(computation, used)
         for address in computation.get_accounts_for_deletion():
@@ -429,6 +425,39 @@ class TvmEngine:
             return ContractRun(used, fee_sun, bytes(computation.output), logs, "SUCCESS", "", created)
         err = computation.error
         return ContractRun(used, fee_sun, bytes(computation.output), [], _result_of(err), str(err) or type(err).__name__)
+
+    def run_constant(
+        self,
+        state: State,
+        ctx: BlockContext,
+        owner: bytes,
+        contract: bytes,
+        data: bytes,
+        call_value: int = 0,
+        state_class: type[Any] | None = None,
+    ) -> ContractRun:
+        """A constant call (`triggerconstantcontract`, `estimateenergy`): the contract run on `state` with
+        `CONSTANT_ENERGY_LIMIT` energy and nothing paid; everything it wrote is undone. `state_class` may carry a
+        timed opcode table (the API's)."""
+        snap = state.snapshot()
+        try:
+            evm = (state_class or TronState)(cast(Any, state), self._context(ctx), Hash32(bytes(32)))
+            evm.lock_changes()
+            accounts: TronAccounts = evm._account_db
+            accounts.begin(bytes(32))
+            to, sender = Address(contract[1:]), Address(owner[1:])
+            msg = Message(gas=CONSTANT_ENERGY_LIMIT, to=to, sender=sender, value=call_value, data=data, code=evm.get_code(to))
+            computation = _apply(evm, msg)
+            used = CONSTANT_ENERGY_LIMIT - computation.get_gas_remaining()
+            used -= evm.transaction_executor_class.calculate_gas_refund(computation, used)
+            output = bytes(computation.output)
+            if computation.is_success:
+                logs = [(bytes(addr), list(topics), bytes(d)) for addr, topics, d in computation.get_log_entries()]
+                return ContractRun(used, 0, output, logs, "SUCCESS", "")
+            err = computation.error
+            return ContractRun(used, 0, output, [], _result_of(err), str(err) or type(err).__name__)
+        finally:
+            state.revert(snap)
 
     # -- for people ------------------------------------------------------------------------
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
@@ -464,6 +493,21 @@ class TvmEngine:
         if t.tx.memo:
             fields.append(Field("Memo", t.tx.memo.decode("utf-8", "replace")))
         return "Tron transaction", fields
+
+
+def _apply(evm: Any, msg: Message) -> Any:
+    """Run one message on the TVM as a transaction's outermost call: sender, target and precompiles warm, the
+    energy price as GASPRICE, and a creation refused over an existing contract."""
+    for address in (msg.sender, msg.storage_address, *evm.computation_class._precompiles):
+        evm.mark_address_warm(address)
+    context = evm.get_transaction_context_class()(gas_price=ENERGY_PRICE_SUN, origin=msg.sender)
+    if msg.is_create and evm.has_code_or_nonce(msg.storage_address):
+        computation = evm.get_computation(msg, context)
+        computation.error = ContractCreationCollision("a contract already exists at the new address")
+        return computation
+    if msg.is_create:
+        return evm.computation_class.apply_create_message(evm, msg, context)
+    return evm.computation_class.apply_message(evm, msg, context)
 
 
 def _trx(sun: int) -> str:

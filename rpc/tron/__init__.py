@@ -12,15 +12,22 @@ Ed25519 signature of the header. `transactions` lists the block's Tron transacti
 VMs' transactions have no Tron form and are left out. Blocks are final once made: `walletsolidity/…` answers
 as `wallet/…`, and `getnodeinfo`'s `block` and `solidityBlock` are both the head.
 
-**Transactions.** One a block executed is found by its txid with `ret: [{"contractRet": "SUCCESS"}]`; one the
-block refused (it expired while waiting, or the balance moved) never happened in Tron's terms and is `{}`
-(`/api/v1/tx/<txid>` shows its receipt); a pending one is `{}` too, as java-tron answers until a block has
-it. `gettransactioninfobyid` has no `fee` (bandwidth is free here), `receipt.net_usage` the bytes a Tron node
-would count and `receipt.result` "SUCCESS".
+**Transactions.** One a block executed is found by its txid with `ret: [{"contractRet": …}]` — "SUCCESS", or why
+its contract failed (REVERT, OUT_OF_ENERGY, …: it is in the block and paid its energy); one the block refused
+(it expired while waiting, or the balance moved) never happened in Tron's terms and is `{}` (`/api/v1/tx/<txid>`
+shows its receipt); a pending one is `{}` too, as java-tron answers until a block has it.
+`gettransactioninfobyid` gives `fee` (the energy fee in sun; bandwidth is free), `contractResult` (the return
+data; a creation's deployed code), `contract_address`, `log` (20-byte addresses, as Tron shows them),
+`receipt.energy_usage_total`, `receipt.energy_fee`, `receipt.net_usage` (the bytes a Tron node would count) and
+`receipt.result`; a failed one has `result: "FAILED"` and `resMessage`.
 
-**Building and broadcasting.** `createtransaction` builds a TransferContract with TaPoS from the head and
-expires a minute after the later of the head's time and the node's clock (blocks can be made on demand, so
-the head can be old); it validates like a node (owner known, enough sun, not to itself). `getsignweight` gives
+**Building and broadcasting.** `createtransaction` (TransferContract), `triggersmartcontract`
+(TriggerSmartContract from `function_selector` + `parameter`, or `data`) and `deploycontract` (CreateSmartContract
+from `abi`, `bytecode` + `parameter`, with the future `contract_address`) build with TaPoS from the head and
+expire a minute after the later of the head's time and the node's clock (blocks can be made on demand, so the
+head can be old); each validates like a node (engines/tvm `validate`): `{"Error": "Contract validate error : …"}`
+for createtransaction and deploycontract, `{"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": hex}}` for
+the trigger. `getsignweight` gives
 the txid of a transaction posted as JSON (tronpy asks it) and the owner permission: the owner's own key,
 weight 1, threshold 1. `broadcasttransaction` rebuilds the protobuf from `raw_data_hex` when given, else from
 the `raw_data` JSON as java-tron serialises it (tronpy sends only that), and admits it: `{"result": true,
@@ -28,14 +35,21 @@ the `raw_data` JSON as java-tron serialises it (tronpy sends only that), and adm
 in the mempool or a block is `DUP_TRANSACTION_ERROR`). Addresses are taken as `T…` or `41…` whatever
 `visible` says, and shown as `visible` asks.
 
+**Contracts.** `triggerconstantcontract` runs a call on the head's state (any owner, known or not) with
+100,000,000 energy and nothing paid, cut after 5 s: `constant_result`, `energy_used`, `logs`; a REVERT is
+`result.message` = hex of "REVERT opcode executed" with the revert data as the result and the transaction's
+`ret` FAILED, as java-tron answers; another failure is `{"result": {"code": "OTHER_ERROR", …}}`. `estimateenergy`
+answers the energy that run spent (`energy_required`). `getcontract` / `getcontractinfo` answer the stored
+`SmartContract` (ABI as java-tron prints it, its enum names) with the runtime `bytecode`; `{}` for an address
+without code.
+
 **Accounts.** An account is the identity the reverse index binds to the address (a legacy Tron wallet, or
 any identity's derived Tron address): `balance` in sun, `create_time` the time of the block that bound it,
 the owner permission; `{}` for an address never seen. Resources: bandwidth is free and nothing is staked,
-so `getaccountresource` / `getaccountnet` show the free allowance (600) and no energy; `getchainparameters`
-says no fee for bandwidth, new accounts or energy (java-tron leaves a 0 value out).
+so `getaccountresource` / `getaccountnet` show the free allowance (600) and no staked energy (energy is bought
+with TRX at the energy price); `getchainparameters` says no fee for bandwidth or new accounts, `getEnergyFee`
+100 sun, `getMaxFeeLimit` 15,000 TRX (java-tron leaves a 0 value out).
 
-**Not built.** `triggersmartcontract`, `triggerconstantcontract`, `estimateenergy` answer
-`{"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": hex}}` and `deploycontract` `{"Error": …}`:
-contracts are not built yet on the TVM. Any other path is `{"Error": …}` naming it. A request that cannot be
-read is `{"Error": …}` with HTTP 200, as java-tron answers, and writes nothing.
+Any other path is `{"Error": …}` naming it. A request that cannot be read is `{"Error": …}` with HTTP 200, as
+java-tron answers, and writes nothing.
 """

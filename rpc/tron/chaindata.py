@@ -1,10 +1,10 @@
 """Blocks, Tron transactions and accounts in Tron's terms, read from the store's tables
 (chain/store/models.py) and the committed state.
 
-- A *Tron transaction* is a TVM raw transaction (0x40) that a block executed successfully, found by its txid
-  (a `TxAlias`). One the block refused (it expired waiting, or the balance moved) never happened in Tron's
-  terms — a Tron node never puts such a transaction in a block — so it is not found here;
-  `/api/v1/tx/<txid>` shows its failed receipt.
+- A *Tron transaction* is a TVM raw transaction (0x40) that a block executed, found by its txid (a `TxAlias`):
+  one that ran, or whose contract failed (REVERT, OUT_OF_ENERGY, …) and paid its energy. One the block refused
+  (it expired waiting, or the balance moved) never happened in Tron's terms — a Tron node never puts such a
+  transaction in a block — so it is not found here; `/api/v1/tx/<txid>` shows its failed receipt.
 - An *account* is the identity the reverse index binds to a Tron address (tag `tron`, 21 bytes): a legacy
   Tron wallet's, or any identity's derived Tron address. An address the index does not know is no account
   (Tron answers `{}` for it) until a transfer pays it.
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from chain.accounts import lookup
 from chain.blocks import Header
+from chain.dispatcher import Receipt
 from chain.ledger import sun_balance
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import HeadCachedEntries, header_at
 from engines.tvm.engine import RAW_TX
 
-from .codec import Shown
+from .codec import Shown, shown_in_tron
 
 PAGE = 500
 
@@ -37,20 +38,23 @@ def header_by_tron_id(block_id: bytes) -> Header | None:
 
 
 def _tron_txs() -> object:
-    return m.Transaction.objects.filter(opcode=RAW_TX, success=True)
+    return m.Transaction.objects.filter(opcode=RAW_TX)
 
 
-_FIELDS = ("envelope", "block_id", "block__timestamp_ms", "position")
+_FIELDS = ("envelope", "block_id", "block__timestamp_ms", "position", "receipt")
 
 
-def _shown(row: tuple[object, ...]) -> Shown:
-    envelope, height, timestamp_ms, position = row
-    return Shown(bytes(envelope)[1:], int(height), int(timestamp_ms), int(position))  # type: ignore[call-overload]
+def _shown(row: tuple[object, ...]) -> Shown | None:
+    envelope, height, timestamp_ms, position, receipt = row
+    r = Receipt.decode(bytes(receipt))  # type: ignore[call-overload]
+    if not shown_in_tron(r):
+        return None
+    return Shown(bytes(envelope)[1:], int(height), int(timestamp_ms), int(position), r)  # type: ignore[call-overload]
 
 
 def block_txs(height: int) -> list[Shown]:
     rows = _tron_txs().filter(block_id=height).order_by("position").values_list(*_FIELDS)  # type: ignore[attr-defined]
-    return [_shown(r) for r in rows.iterator(chunk_size=PAGE)]
+    return [shown for shown in map(_shown, rows.iterator(chunk_size=PAGE)) if shown is not None]
 
 
 def committed_tx(txid: bytes) -> Shown | None:

@@ -14,16 +14,43 @@ from dataclasses import dataclass
 from typing import Any
 
 import base58
+import rlp
 
 from chain.address import tron_text
 from chain.blocks import HEADER_VERSION, Header
+from chain.dispatcher import Receipt
 from chain.identity import TRON_ADDRESS_PREFIX
-from engines.tvm.engine import CONTRACT_NAMES, TRANSFER_CONTRACT, tron_block_id
+from chain.ledger import BASE_PER_SUN
+from engines.tvm.contracts import SMART_CONTRACT_FIELDS
+from engines.tvm.engine import (
+    CONTRACT_NAMES,
+    CONTRACT_RESULT_CODES,
+    CREATE_SMART_CONTRACT,
+    TRANSFER_CONTRACT,
+    TRIGGER_SMART_CONTRACT,
+    tron_block_id,
+)
 from engines.tvm.proto import ProtoError, TronTx, as_bytes, as_int, field, fields, message, parse_transaction
+
+from .abi import AbiError, abi_bytes, abi_json
 
 CONTRACT_TYPES = {name: number for number, name in CONTRACT_NAMES.items()}
 TYPE_URL_PREFIX = "type.googleapis.com/protocol."
 RAW_KEYS = {"contract", "ref_block_bytes", "ref_block_num", "ref_block_hash", "expiration", "timestamp", "data", "fee_limit"}
+TRIGGER_KEYS = ("owner_address", "contract_address", "call_value", "data", "call_token_value", "token_id")
+SMART_CONTRACT_KEYS = (
+    "origin_address",
+    "contract_address",
+    "abi",
+    "bytecode",
+    "call_value",
+    "consume_user_resource_percent",
+    "name",
+    "origin_energy_limit",
+    "code_hash",
+    "trx_hash",
+    "version",
+)
 MAX_RESULT_SIZE_IN_TX = 64  # java-tron counts this many bytes of result per contract in a transaction's bandwidth
 
 
@@ -80,6 +107,82 @@ def _uint(value: Any, what: str) -> int:
     return value
 
 
+def _keys(value: dict[str, Any], allowed: set[str], what: str) -> None:
+    if set(value) - allowed:
+        raise RequestError(f"{what} has no field {sorted(set(value) - allowed)}")
+
+
+def _parts(parts: list[tuple[int, int | bytes]]) -> bytes:
+    """A message's bytes as java-tron serialises it: fields in number order, default values left out."""
+    return b"".join(field(n, v) for n, v in parts if v)
+
+
+def _optional_address(value: Any, what: str) -> bytes:
+    return b"" if value in (None, "") else parse_tron_address(value, what)
+
+
+def _new_contract_bytes(value: Any) -> bytes:
+    if not isinstance(value, dict):
+        raise RequestError("new_contract must be an object")
+    _keys(value, set(SMART_CONTRACT_KEYS), "new_contract")
+    try:
+        abi = abi_bytes(value.get("abi", []))
+    except AbiError as e:
+        raise RequestError(str(e)) from None
+    name = value.get("name") or ""  # tronpy posts null for a contract without a name
+    if not isinstance(name, str):
+        raise RequestError("name must be a string")
+    return _parts(
+        [
+            (1, _optional_address(value.get("origin_address"), "origin_address")),
+            (2, _optional_address(value.get("contract_address"), "contract_address")),
+            (3, abi),
+            (4, _hex(value.get("bytecode", ""), "bytecode")),
+            (5, _uint(value.get("call_value", 0), "call_value")),
+            (6, _uint(value.get("consume_user_resource_percent", 0), "consume_user_resource_percent")),
+            (7, name.encode()),
+            (8, _uint(value.get("origin_energy_limit", 0), "origin_energy_limit")),
+            (9, _hex(value.get("code_hash", ""), "code_hash")),
+            (10, _hex(value.get("trx_hash", ""), "trx_hash")),
+            (11, _uint(value.get("version", 0), "version")),
+        ]
+    )
+
+
+def _value_bytes(number: int, value: dict[str, Any]) -> bytes:
+    """The body of one contract from its JSON `parameter.value`."""
+    if number == TRANSFER_CONTRACT:
+        _keys(value, {"owner_address", "to_address", "amount"}, "TransferContract")
+        return _parts(
+            [
+                (1, parse_tron_address(value.get("owner_address"), "owner_address")),
+                (2, parse_tron_address(value.get("to_address"), "to_address")),
+                (3, _uint(value.get("amount", 0), "amount")),
+            ]
+        )
+    if number == TRIGGER_SMART_CONTRACT:
+        _keys(value, set(TRIGGER_KEYS), "TriggerSmartContract")
+        return _parts(
+            [
+                (1, parse_tron_address(value.get("owner_address"), "owner_address")),
+                (2, parse_tron_address(value.get("contract_address"), "contract_address")),
+                (3, _uint(value.get("call_value", 0), "call_value")),
+                (4, _hex(value.get("data", ""), "data")),
+                (5, _uint(value.get("call_token_value", 0), "call_token_value")),
+                (6, _uint(value.get("token_id", 0), "token_id")),
+            ]
+        )
+    _keys(value, {"owner_address", "new_contract", "call_token_value", "token_id"}, "CreateSmartContract")
+    return _parts(
+        [
+            (1, parse_tron_address(value.get("owner_address"), "owner_address")),
+            (2, _new_contract_bytes(value.get("new_contract"))),
+            (3, _uint(value.get("call_token_value", 0), "call_token_value")),
+            (4, _uint(value.get("token_id", 0), "token_id")),
+        ]
+    )
+
+
 def _contract_bytes(contract: Any, visible: bool) -> bytes:
     if not isinstance(contract, dict):
         raise RequestError("a contract must be an object")
@@ -87,34 +190,16 @@ def _contract_bytes(contract: Any, visible: bool) -> bytes:
     number = CONTRACT_TYPES.get(name) if isinstance(name, str) else None
     if number is None or not isinstance(name, str):
         raise RequestError(f"contract type {name!r} is not one this devnet knows ({', '.join(CONTRACT_TYPES)})")
-    if number != TRANSFER_CONTRACT:
-        raise RequestError(f"{name} is not built yet on this devnet's TVM (TRX transfers are)")
     parameter = contract.get("parameter")
     if not isinstance(parameter, dict) or not isinstance(parameter.get("value"), dict):
         raise RequestError("contract.parameter.value must be an object")
-    value = parameter["value"]
-    if set(value) - {"owner_address", "to_address", "amount"}:
-        raise RequestError(f"TransferContract has no field {sorted(set(value) - {'owner_address', 'to_address', 'amount'})}")
-    body = b"".join(
-        (
-            field(1, parse_tron_address(value.get("owner_address"), "owner_address")),
-            field(2, parse_tron_address(value.get("to_address"), "to_address")),
-            field(3, _uint(value.get("amount", 0), "amount")) if value.get("amount") else b"",
-        )
-    )
+    body = _value_bytes(number, parameter["value"])
     type_url = parameter.get("type_url", TYPE_URL_PREFIX + name)
     if type_url != TYPE_URL_PREFIX + name:
         raise RequestError(f"type_url {type_url!r} does not match contract type {name}")
-    if set(contract) - {"type", "parameter", "Permission_id"}:
-        raise RequestError(f"a contract has no field {sorted(set(contract) - {'type', 'parameter', 'Permission_id'})}")
+    _keys(contract, {"type", "parameter", "Permission_id"}, "a contract")
     permission = _uint(contract.get("Permission_id", 0), "Permission_id")
-    return b"".join(
-        (
-            field(1, number),
-            field(2, field(1, type_url.encode()) + field(2, body)),
-            field(5, permission) if permission else b"",
-        )
-    )
+    return _parts([(1, number), (2, field(1, type_url.encode()) + field(2, body)), (5, permission)])
 
 
 def raw_data_bytes(raw: Any, visible: bool = False) -> bytes:
@@ -161,17 +246,10 @@ def raw_data_json(tx: TronTx, visible: bool) -> dict[str, Any]:
     """`raw_data` as java-tron prints it (default values left out)."""
     c = tx.contract
     name = CONTRACT_NAMES.get(c.type, str(c.type))
-    value: dict[str, Any] = {}
-    if c.type == TRANSFER_CONTRACT:
-        try:
-            body = message(c.value, {1: bytes, 2: bytes, 3: int}, "TransferContract")
-        except ProtoError:
-            body = {}
-        if as_int(body, 3):
-            value["amount"] = as_int(body, 3)
-        for number, key in ((1, "owner_address"), (2, "to_address")):
-            raw = as_bytes(body, number)
-            value[key] = show_address(raw, visible) if len(raw) == 21 and raw[0] == TRON_ADDRESS_PREFIX else raw.hex()
+    try:
+        value = contract_value_json(c.type, c.value, visible)
+    except ProtoError:
+        value = {}
     contract: dict[str, Any] = {"parameter": {"value": value, "type_url": c.type_url}, "type": name}
     permission = _permission_id(tx.raw_data)
     if permission:
@@ -190,6 +268,56 @@ def raw_data_json(tx: TronTx, visible: bool) -> dict[str, Any]:
         if present:
             out[key] = shown
     return out
+
+
+def _shown_address(raw: bytes, visible: bool) -> str:
+    return show_address(raw, visible) if len(raw) == 21 and raw[0] == TRON_ADDRESS_PREFIX else raw.hex()
+
+
+def smart_contract_json(raw: bytes, visible: bool) -> dict[str, Any]:
+    """A `SmartContract` message as java-tron prints it (bytes as hex, addresses as `visible` asks)."""
+    found = message(raw, SMART_CONTRACT_FIELDS, "SmartContract")
+    out: dict[str, Any] = {}
+    for number, key in enumerate(SMART_CONTRACT_KEYS, start=1):
+        value = found.get(number)
+        if not value:
+            continue
+        if key in ("origin_address", "contract_address"):
+            out[key] = _shown_address(as_bytes(found, number), visible)
+        elif key == "abi":
+            out[key] = abi_json(as_bytes(found, number))
+        elif key == "name":
+            out[key] = as_bytes(found, number).decode("utf-8", "replace")
+        else:
+            out[key] = value if isinstance(value, int) else value.hex()
+    return out
+
+
+def contract_value_json(kind: int, body: bytes, visible: bool) -> dict[str, Any]:
+    """A contract's `parameter.value` as java-tron prints it (default values left out)."""
+    value: dict[str, Any] = {}
+    if kind == TRANSFER_CONTRACT:
+        found = message(body, {1: bytes, 2: bytes, 3: int}, "TransferContract")
+        keys: tuple[str, ...] = ("owner_address", "to_address", "amount")
+    elif kind == TRIGGER_SMART_CONTRACT:
+        found = message(body, {1: bytes, 2: bytes, 3: int, 4: bytes, 5: int, 6: int}, "TriggerSmartContract")
+        keys = TRIGGER_KEYS
+    elif kind == CREATE_SMART_CONTRACT:
+        found = message(body, {1: bytes, 2: bytes, 3: int, 4: int}, "CreateSmartContract")
+        keys = ("owner_address", "new_contract", "call_token_value", "token_id")
+    else:
+        return value
+    for number, key in enumerate(keys, start=1):
+        item = found.get(number)
+        if not item:
+            continue
+        if key.endswith("_address"):
+            value[key] = _shown_address(as_bytes(found, number), visible)
+        elif key == "new_contract":
+            value[key] = smart_contract_json(as_bytes(found, number), visible)
+        else:
+            value[key] = item if isinstance(item, int) else item.hex()
+    return value
 
 
 def _permission_id(raw_data: bytes) -> int:
@@ -232,6 +360,12 @@ class Shown:
     height: int
     timestamp_ms: int
     position: int
+    receipt: Receipt
+
+    @property
+    def contract_ret(self) -> str:
+        """Tron's `contractRet`: SUCCESS, or why the contract failed (REVERT, OUT_OF_ENERGY, …)."""
+        return "SUCCESS" if self.receipt.success else self.receipt.code
 
 
 def block_id(header: Header) -> str:
@@ -261,19 +395,58 @@ def block_json(header: Header, txs: list[Shown], visible: bool) -> dict[str, Any
         "block_header": {"raw_data": raw, "witness_signature": header.signature.hex()},
     }
     if txs:
-        out["transactions"] = [transaction_json(t.body, visible, "SUCCESS") for t in txs]
+        out["transactions"] = [transaction_json(t.body, visible, t.contract_ret) for t in txs]
     return out
 
 
 def transaction_info_json(t: Shown) -> dict[str, Any]:
-    """`gettransactioninfobyid` for a transfer: no fee (bandwidth is free here), the block, the receipt."""
-    return {
-        "id": txid_of(parse_transaction(t.body).raw_data).hex(),
-        "blockNumber": t.height,
-        "blockTimeStamp": t.timestamp_ms,
-        "contractResult": [""],
-        "receipt": {"net_usage": net_usage(t.body), "result": "SUCCESS"},
-    }
+    """`gettransactioninfobyid`: the block, the fee (energy only: bandwidth is free here), the contract's result,
+    address and logs, and the receipt with the energy used."""
+    tx = parse_transaction(t.body)
+    r = t.receipt
+    out: dict[str, Any] = {"id": txid_of(tx.raw_data).hex()}
+    fee_sun = r.fee // BASE_PER_SUN
+    if fee_sun:
+        out["fee"] = fee_sun
+    out.update({"blockNumber": t.height, "blockTimeStamp": t.timestamp_ms})
+    output = r.output
+    receipt: dict[str, Any] = {}
+    if tx.contract.type == CREATE_SMART_CONTRACT:
+        if r.success:
+            out["contract_address"] = output[:21].hex()
+        output = output[21:] if r.success else output  # a creation's output: the new address, then its code
+    elif tx.contract.type == TRIGGER_SMART_CONTRACT:
+        body = message(tx.contract.value, {1: bytes, 2: bytes, 3: int, 4: bytes, 5: int, 6: int}, "TriggerSmartContract")
+        out["contract_address"] = as_bytes(body, 2).hex()
+    out["contractResult"] = [output.hex()]
+    if tx.contract.type != TRANSFER_CONTRACT:
+        if fee_sun:
+            receipt["energy_fee"] = fee_sun
+        if r.gas_used:
+            receipt["energy_usage_total"] = r.gas_used
+    receipt["net_usage"] = net_usage(t.body)
+    receipt["result"] = t.contract_ret
+    out["receipt"] = receipt
+    logs = []
+    for entry in r.logs:
+        address, topics, data = rlp.decode(entry)
+        shown: dict[str, Any] = {"address": address.hex(), "topics": [topic.hex() for topic in topics]}
+        if data:
+            shown["data"] = data.hex()
+        logs.append(shown)
+    if logs:
+        out["log"] = logs
+    if not r.success:
+        out["result"] = "FAILED"
+        out["resMessage"] = r.message.encode().hex()
+    return out
+
+
+def shown_in_tron(r: Receipt) -> bool:
+    """Whether a block's Tron transaction happened in Tron's terms: it ran, or its contract failed (REVERT, …)
+    and paid its energy. One refused when the block ran it (it expired waiting, the balance moved) wrote nothing,
+    and a Tron node never puts such a transaction in a block."""
+    return r.success or r.code in CONTRACT_RESULT_CODES
 
 
 # -- errors -----------------------------------------------------------------------------------------

@@ -22,13 +22,15 @@ WALLET_ONLY = {
     "getsignweight": v.getsignweight,
     "broadcasttransaction": v.broadcasttransaction,
     "broadcasthex": v.broadcasthex,
+    "triggersmartcontract": v.triggersmartcontract,
+    "triggerconstantcontract": v.triggerconstantcontract,
+    "estimateenergy": v.estimateenergy,
+    "deploycontract": v.deploycontract,
 }
-
-CONTRACT_PATHS = "triggersmartcontract|triggerconstantcontract|deploycontract|estimateenergy"
+READS.update({"getcontract": v.getcontract, "getcontractinfo": v.getcontractinfo})
 
 urlpatterns = [
     *(path(f"wallet/{name}", view) for name, view in {**READS, **WALLET_ONLY}.items()),
     *(path(f"walletsolidity/{name}", view) for name, view in READS.items()),
-    re_path(rf"^wallet/(?P<what>{CONTRACT_PATHS})$", v.contracts_not_built),
     re_path(r"^(?P<what>.*)$", v.unknown),
 ]

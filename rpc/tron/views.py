@@ -17,12 +17,27 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from eth_hash.auto import keccak
+from eth_typing import Address
 
-from chain.errors import AdmissionError, ChainError
+from chain.errors import AdmissionError, ChainError, ExecutionError
 from chain.store.sql import consistent_reads, header_at, require_head
-from engines.tvm.engine import MAX_EXPIRATION_MS, RAW_TX, TvmEngine, TvmTx, owner_of, tron_block_id
+from engines.tvm.accounts import TronAccounts, contract_key
+from engines.tvm.engine import (
+    ENERGY_PRICE_SUN,
+    MAX_EXPIRATION_MS,
+    MAX_FEE_LIMIT_SUN,
+    RAW_TX,
+    TYPE_URL_PREFIX,
+    TvmEngine,
+    contract_address_of,
+    owner_of,
+    tron_block_id,
+)
 from engines.tvm.proto import ProtoError, parse_transaction
+from engines.tvm.vm import TronComputation, TronState
 from nvmsite.node import admit_to_mempool
+from rpc.eth.simulate import CALL_TIMEOUT_S, CallTimeout, TimedOpcodes, next_block_context
 from rpc.jsonbody import too_deep
 
 from . import chaindata as cd
@@ -35,6 +50,7 @@ from .codec import (
     refusal,
     show_address,
     signatures_of,
+    smart_contract_json,
     transaction_bytes,
     transaction_info_json,
     transaction_json,
@@ -55,7 +71,6 @@ TRON_CODES = {
 }
 FREE_NET_LIMIT = 600  # Tron's daily free bandwidth per account, which covers any TRX transfer
 TOTAL_NET_LIMIT = 43_200_000_000  # Tron's network-wide bandwidth limit (a constant here: nothing is staked)
-NOT_BUILT = "smart contracts are not built yet on this devnet's TVM (TRX transfers are): {}"
 
 
 def tron(reads: bool = True) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
@@ -234,63 +249,256 @@ def getaccountnet(params: dict[str, Any]) -> dict[str, Any]:
 
 @tron()
 def getchainparameters(params: dict[str, Any]) -> dict[str, Any]:
-    """What this devnet charges: nothing for bandwidth or a new account; no energy (no contracts yet).
-    As java-tron prints them, a parameter whose value is 0 has no `value`."""
+    """What this devnet charges: nothing for bandwidth or a new account; energy at `ENERGY_PRICE_SUN` sun, up to
+    the maximum fee limit. As java-tron prints them, a parameter whose value is 0 has no `value`."""
     values = [
         ("getMaintenanceTimeInterval", 0),
         ("getTransactionFee", 0),  # sun per byte of bandwidth beyond the free allowance: bandwidth is free here
-        ("getEnergyFee", 0),  # no energy is metered: smart contracts are not built yet
+        ("getEnergyFee", ENERGY_PRICE_SUN),
         ("getCreateAccountFee", 0),
         ("getCreateNewAccountFeeInSystemContract", 0),
         ("getFreeNetLimit", FREE_NET_LIMIT),
         ("getTotalNetLimit", TOTAL_NET_LIMIT),
-        ("getMaxFeeLimit", 0),
-        ("getAllowCreationOfContracts", 0),
-        ("getAllowTvmTransferTrc10", 0),
+        ("getMaxFeeLimit", MAX_FEE_LIMIT_SUN),
+        ("getAllowCreationOfContracts", 1),
+        ("getAllowTvmTransferTrc10", 0),  # no TRC-10 tokens
         ("getAllowMultiSign", 0),
+        ("getAllowTvmConstantinople", 1),
+        ("getAllowTvmSolidity059", 1),
+        ("getAllowTvmIstanbul", 1),
+        ("getAllowTvmLondon", 1),
+        ("getAllowTvmCompatibleEvm", 1),
+        ("getAllowTvmShangHai", 1),
     ]
     return {"chainParameter": [{"key": k, "value": v} if v else {"key": k} for k, v in values]}
 
 
 # -- transactions -----------------------------------------------------------------------------------
-@tron()
-def createtransaction(params: dict[str, Any]) -> dict[str, Any]:
-    """An unsigned TransferContract with TaPoS from the head, expiring a minute after the later of the head's
-    time and the node's clock (a devnet that makes blocks on demand can have an old head)."""
+def _uint_param(params: dict[str, Any], key: str) -> int:
+    value = params.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise RequestError(f"{key} must be a non-negative integer")
+    return value
+
+
+def _unsigned(
+    kind: str, value: dict[str, Any], params: dict[str, Any], fee_limit: int | None = None, constant: bool = False
+) -> dict[str, Any]:
+    """An unsigned transaction of one contract, validated as a node validates it before building it: TaPoS from
+    the head, expiring a minute after the later of the head's time and the node's clock (a devnet that makes
+    blocks on demand can have an old head)."""
     visible = visible_of(params)
-    owner = parse_tron_address(params.get("owner_address"), "owner_address")
-    to = parse_tron_address(params.get("to_address"), "to_address")
-    amount = params.get("amount")
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**63:
-        raise RequestError("amount must be a non-negative integer (sun)")
     head = require_head()
     now = int(time.time() * 1000)
     expiration = min(max(head.timestamp_ms, now) + EXPIRATION_MS, head.timestamp_ms + MAX_EXPIRATION_MS)
-    raw_json = {
-        "contract": [
-            {
-                "parameter": {
-                    "value": {"owner_address": owner.hex(), "to_address": to.hex(), "amount": amount},
-                    "type_url": "type.googleapis.com/protocol.TransferContract",
-                },
-                "type": "TransferContract",
-            }
-        ],
+    contract: dict[str, Any] = {"parameter": {"value": value, "type_url": TYPE_URL_PREFIX + kind}, "type": kind}
+    permission = _uint_param(params, "Permission_id")
+    if permission:
+        contract["Permission_id"] = permission
+    raw_json: dict[str, Any] = {
+        "contract": [contract],
         "ref_block_bytes": head.height.to_bytes(8, "big")[6:8].hex(),
         "ref_block_hash": head.hash[8:16].hex(),
         "expiration": expiration,
         "timestamp": now,
     }
+    if fee_limit:
+        raw_json["fee_limit"] = fee_limit
     raw = raw_data_bytes(raw_json)
     try:
         engine = TvmEngine()
         found = engine.decode(bytes((RAW_TX,)) + transaction_bytes(raw, []))
-        t: TvmTx = found.body  # type: ignore[assignment]
-        engine._validate(t, cd.state())
-    except AdmissionError as e:
-        raise RequestError(f"Contract validate error : {e.message}") from None
+        engine.validate(found.body, cd.state(), constant)  # type: ignore[arg-type]
+    except (AdmissionError, ExecutionError) as e:
+        raise ContractInvalid(e.message) from None
     tx = parse_transaction(transaction_bytes(raw, []))
     return {"visible": visible, "txID": txid_of(raw).hex(), "raw_data": raw_data_json(tx, visible), "raw_data_hex": raw.hex()}
+
+
+class ContractInvalid(RequestError):
+    """A contract a node would not build: java-tron's `Contract validate error : …`."""
+
+
+@tron()
+def createtransaction(params: dict[str, Any]) -> dict[str, Any]:
+    """An unsigned TransferContract (validated: owner known, enough sun, not to itself)."""
+    owner = parse_tron_address(params.get("owner_address"), "owner_address")
+    to = parse_tron_address(params.get("to_address"), "to_address")
+    amount = params.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**63:
+        raise RequestError("amount must be a non-negative integer (sun)")
+    try:
+        return _unsigned("TransferContract", {"owner_address": owner.hex(), "to_address": to.hex(), "amount": amount}, params)
+    except ContractInvalid as e:
+        raise RequestError(f"Contract validate error : {e}") from None
+
+
+def _call_data(params: dict[str, Any]) -> bytes:
+    """`function_selector` + `parameter` (java-tron's Util.parseMethod: keccak of the signature, first 4 bytes,
+    then the ABI-encoded arguments as hex), or `data` as hex."""
+    selector = params.get("function_selector")
+    if selector:
+        if not isinstance(selector, str):
+            raise RequestError("function_selector must be a string such as transfer(address,uint256)")
+        head = keccak(selector.replace(" ", "").encode())[:4]
+        return head + _hex_param(params, "parameter")
+    return _hex_param(params, "data")
+
+
+def _hex_param(params: dict[str, Any], key: str) -> bytes:
+    value = params.get(key) or ""
+    if not isinstance(value, str):
+        raise RequestError(f"{key} must be hex")
+    try:
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    except ValueError:
+        raise RequestError(f"{key} must be hex") from None
+
+
+def _trigger_value(params: dict[str, Any]) -> tuple[dict[str, Any], bytes, bytes, bytes, int]:
+    owner = parse_tron_address(params.get("owner_address"), "owner_address")
+    contract = parse_tron_address(params.get("contract_address"), "contract_address")
+    data = _call_data(params)
+    value = {
+        "owner_address": owner.hex(),
+        "contract_address": contract.hex(),
+        "data": data.hex(),
+        "call_value": _uint_param(params, "call_value"),
+        "call_token_value": _uint_param(params, "call_token_value"),
+        "token_id": _uint_param(params, "token_id"),
+    }
+    return {k: v for k, v in value.items() if v}, owner, contract, data, value["call_value"]  # type: ignore[return-value]
+
+
+def _extention_error(code: str, text: str) -> dict[str, Any]:
+    """java-tron's TransactionExtention with a failed result (its message printed as hex)."""
+    return {"result": {"code": code, "message": text.encode().hex()}}
+
+
+@tron()
+def triggersmartcontract(params: dict[str, Any]) -> dict[str, Any]:
+    """An unsigned TriggerSmartContract: `{"result": {"result": true}, "transaction": …}`."""
+    value, *_ = _trigger_value(params)
+    try:
+        tx = _unsigned("TriggerSmartContract", value, params, _uint_param(params, "fee_limit"))
+    except ContractInvalid as e:
+        return _extention_error("CONTRACT_VALIDATE_ERROR", str(e))
+    return {"result": {"result": True}, "transaction": tx}
+
+
+def _constant(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """A constant call's transaction (as java-tron returns it) and its run, on the committed state at the head,
+    cut after CALL_TIMEOUT_S."""
+    value, owner, contract, data, call_value = _trigger_value(params)
+    tx = _unsigned("TriggerSmartContract", value, params, _uint_param(params, "fee_limit"), constant=True)
+    st = cd.state()
+    deadline = time.monotonic() + CALL_TIMEOUT_S
+    timed = type("TimedTronComputation", (TronComputation,), {"opcodes": TimedOpcodes(TronComputation.opcodes, deadline)})
+    state_class = type("TimedTronState", (TronState,), {"computation_class": timed})
+    ctx = next_block_context(st.base)
+    try:
+        run = TvmEngine().run_constant(st, ctx, owner, contract, data, call_value, state_class)
+    except CallTimeout:
+        raise ContractInvalid(f"CPU timeout: the call ran past {CALL_TIMEOUT_S:g} s") from None
+    return tx, run
+
+
+@tron()
+def triggerconstantcontract(params: dict[str, Any]) -> dict[str, Any]:
+    """Run a call on the head's state without a transaction: `constant_result`, `energy_used`, its logs; a REVERT
+    is `result.message` "REVERT opcode executed" with the revert data as the result, as java-tron answers."""
+    try:
+        tx, run = _constant(params)
+    except ContractInvalid as e:
+        return _extention_error("CONTRACT_VALIDATE_ERROR", str(e))
+    if run.result not in ("SUCCESS", "REVERT"):
+        return _extention_error("OTHER_ERROR", f"{run.result}: {run.message}")
+    result: dict[str, Any] = {"result": True}
+    if run.result == "REVERT":
+        result["message"] = b"REVERT opcode executed".hex()
+    out: dict[str, Any] = {"result": result, "energy_used": run.energy_used, "constant_result": [run.output.hex()]}
+    if run.logs:
+        out["logs"] = [
+            {"address": a.hex(), "topics": [t.to_bytes(32, "big").hex() for t in topics], "data": d.hex()}
+            for a, topics, d in run.logs
+        ]
+    tx["ret"] = [{"ret": "FAILED"}] if run.result == "REVERT" else [{}]
+    out["transaction"] = tx
+    return out
+
+
+@tron()
+def estimateenergy(params: dict[str, Any]) -> dict[str, Any]:
+    """The energy a call needs: what its constant run spent before refunds."""
+    try:
+        _tx, run = _constant(params)
+    except ContractInvalid as e:
+        return _extention_error("CONTRACT_VALIDATE_ERROR", str(e))
+    if run.result != "SUCCESS":
+        return _extention_error("CONTRACT_EXE_ERROR", f"{run.result}: {run.message}")
+    return {"result": {"result": True}, "energy_required": run.energy_used}
+
+
+@tron()
+def deploycontract(params: dict[str, Any]) -> dict[str, Any]:
+    """An unsigned CreateSmartContract from `abi`, `bytecode` (+ `parameter`, the constructor's arguments),
+    `name`, `call_value`, `consume_user_resource_percent`, `origin_energy_limit` and `fee_limit`; with the
+    address the contract will have (`contract_address`), as java-tron prints it."""
+    owner = parse_tron_address(params.get("owner_address"), "owner_address")
+    bytecode = _hex_param(params, "bytecode") + _hex_param(params, "parameter")
+    name = params.get("name") or ""
+    if not isinstance(name, str):
+        raise RequestError("name must be a string")
+    new_contract: dict[str, Any] = {
+        "origin_address": owner.hex(),
+        "abi": params.get("abi") or [],
+        "bytecode": bytecode.hex(),
+        "call_value": _uint_param(params, "call_value"),
+        "consume_user_resource_percent": _uint_param(params, "consume_user_resource_percent"),
+        "name": name,
+        "origin_energy_limit": _uint_param(params, "origin_energy_limit"),
+    }
+    value: dict[str, Any] = {"owner_address": owner.hex(), "new_contract": new_contract}
+    for key in ("call_token_value", "token_id"):
+        if _uint_param(params, key):
+            value[key] = _uint_param(params, key)
+    try:
+        tx = _unsigned("CreateSmartContract", value, params, _uint_param(params, "fee_limit"))
+    except ContractInvalid as e:
+        return {"Error": f"Contract validate error : {e}"}
+    tx["contract_address"] = contract_address_of(bytes.fromhex(tx["txID"]), owner).hex()
+    return tx
+
+
+def _contract(params: dict[str, Any]) -> tuple[bytes, bytes, dict[str, Any]] | None:
+    """A contract's address, code and metadata as java-tron prints a SmartContract (`{}`-worthy when none)."""
+    address = parse_tron_address(params.get("value"), "value")
+    st = cd.state()
+    code = TronAccounts(st).get_code(Address(address[1:]))
+    if not code:
+        return None
+    stored = st.get(contract_key(address[1:]))
+    visible = visible_of(params)
+    meta = smart_contract_json(stored, visible) if stored is not None else {"contract_address": show_address(address, visible)}
+    return address, code, meta
+
+
+@tron()
+def getcontract(params: dict[str, Any]) -> dict[str, Any]:
+    found = _contract(params)
+    if found is None:
+        return {}
+    _address, code, meta = found
+    return {**meta, "bytecode": code.hex()}
+
+
+@tron()
+def getcontractinfo(params: dict[str, Any]) -> dict[str, Any]:
+    found = _contract(params)
+    if found is None:
+        return {}
+    _address, code, meta = found
+    return {"runtimecode": code.hex(), "smart_contract": {**meta, "bytecode": code.hex()}, "contract_state": {}}
 
 
 def _posted_tx(params: dict[str, Any]) -> tuple[bytes, list[bytes]]:
@@ -317,7 +525,7 @@ def getsignweight(params: dict[str, Any]) -> dict[str, Any]:
     visible = visible_of(params)
     try:
         tx = parse_transaction(transaction_bytes(raw, sigs))
-        owner = TvmEngine().decode(bytes((RAW_TX,)) + transaction_bytes(raw, sigs)).body.transfer.owner  # type: ignore[attr-defined]
+        owner = TvmEngine().decode(bytes((RAW_TX,)) + transaction_bytes(raw, sigs)).body.owner  # type: ignore[attr-defined]
     except (ProtoError, AdmissionError) as e:
         return {"result": {"code": "OTHER_ERROR", "message": str(e)}}
     txid = txid_of(raw)
@@ -382,22 +590,13 @@ def gettransactionbyid(params: dict[str, Any]) -> dict[str, Any]:
     found = cd.committed_tx(_hash_param(params))
     if found is None:
         return {}
-    return transaction_json(found.body, visible_of(params), "SUCCESS")
+    return transaction_json(found.body, visible_of(params), found.contract_ret)
 
 
 @tron()
 def gettransactioninfobyid(params: dict[str, Any]) -> dict[str, Any]:
     found = cd.committed_tx(_hash_param(params))
     return {} if found is None else transaction_info_json(found)
-
-
-@tron()
-def contracts_not_built(params: dict[str, Any], what: str) -> dict[str, Any]:
-    """Smart-contract endpoints: Tron's refusal, never a made-up result."""
-    text = NOT_BUILT.format(what)
-    if what == "deploycontract":  # java-tron's deploycontract answers a refusal as {"Error": …}
-        return {"Error": f"Contract validate error : {text}"}
-    return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": text.encode().hex()}}
 
 
 @tron()

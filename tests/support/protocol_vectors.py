@@ -59,6 +59,7 @@ def compute() -> dict[str, str]:
         **native_vectors(),
         **svm_vectors(),
         "bvm_ace_digest": bvm_ace_digest(),
+        **tvm_vectors(),
     }
 
 
@@ -129,6 +130,28 @@ def svm_vectors() -> dict[str, str]:
         "svm_ace_program_id": ACE_PROGRAM.hex(),
         "svm_ace_digest": ace_digest(ace_unsigned(7231053, bytes(32), ace_message)).hex(),
         "svm_native_signature": str(Signature(native_signature(bytes(range(32))))),
+    }
+
+
+def tvm_vectors() -> dict[str, str]:
+    """TVM contract addresses (CreateSmartContract, CREATE, CREATE2), account keys and ValidateMultiSign's digest."""
+    import hashlib
+
+    from eth_hash.auto import keccak
+
+    from engines.evm.accounts import code_key
+    from engines.tvm.accounts import TronAccounts, contract_key
+    from engines.tvm.engine import contract_address_of
+
+    txid, owner = bytes(range(32)), b"\x41" + bytes(range(100, 120))
+    creator, salt, initcode = bytes(range(20)), (0x1234).to_bytes(32, "big"), bytes.fromhex("6001600c60003960016000f300")
+    return {
+        "tvm_contract_address": contract_address_of(txid, owner).hex(),
+        "tvm_create_address_nonce_0": (b"\x41" + keccak(txid + (0).to_bytes(8, "big"))[12:]).hex(),
+        "tvm_create2_address": (b"\x41" + keccak(b"\x41" + creator + salt + keccak(initcode))[12:]).hex(),
+        "tvm_code_key": code_key(creator, TronAccounts.NS).hex(),
+        "tvm_contract_key": contract_key(creator).hex(),
+        "tvm_multisign_digest": hashlib.sha256(owner + (2).to_bytes(4, "big") + bytes(32)).hexdigest(),
     }
 
 

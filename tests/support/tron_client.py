@@ -6,7 +6,7 @@ one JSON object that the test asserts on.
     tron_client.py read <api> <address> <txid>                   account, resources, blocks, tx, tx info, params
     tron_client.py refused <api> <key hex> <to> <sun> <kind>     kind: expired | tapos | badsig
     tron_client.py rebroadcast <api> <signed tx JSON>            post a signed transaction again
-    tron_client.py contracts <api> <address>                     the smart-contract endpoints' answers
+    tron_client.py trc20 <api> <key hex> <to> <artifact JSON>    deploy a TRC-20, transfer, balanceOf, a revert
 
 `<api>` is the base URL with its trailing slash, e.g. http://127.0.0.1:8000/api/tron/.
 """
@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from tronpy import Tron
+from tronpy import Contract, Tron
 from tronpy.keys import PrivateKey
 from tronpy.providers import HTTPProvider
 from tronpy.tron import Transaction
@@ -89,20 +89,52 @@ def rebroadcast(api: str, signed: str) -> dict[str, Any]:
     return {"answer": client(api).provider.make_request("wallet/broadcasttransaction", json.loads(signed))}
 
 
-def contracts(api: str, address: str) -> dict[str, Any]:
-    tron = client(api)
-    out: dict[str, Any] = {}
-    for path in ("wallet/triggersmartcontract", "wallet/triggerconstantcontract", "wallet/deploycontract"):
-        out[path] = tron.provider.make_request(path, {"owner_address": address, "contract_address": address, "visible": True})
+def trc20(api: str, key_hex: str, to: str, artifact: str) -> dict[str, Any]:
+    """Deploy the TRC-20 in `artifact` ({"abi", "initcode"}: bytecode with its constructor's arguments), then
+    read it through tronpy's Contract: balanceOf (a constant call), transfer (a signed trigger), a transfer that
+    reverts, and a constant call that reverts."""
+    tron, key = client(api), PrivateKey(bytes.fromhex(key_hex))
+    owner = key.public_key.to_base58check_address()
+    art = json.loads(artifact)
+    fee_limit = 1_000 * 10**6
+    start_sun = tron.get_account(owner)["balance"]
+    made = Contract(name="Tether", bytecode=art["initcode"], abi=art["abi"])
+    deploy = tron.trx.deploy_contract(owner, made).fee_limit(fee_limit).build().sign(key)
+    deployed = deploy.broadcast().wait(timeout=60, interval=0.5)
+    address = tron.to_base58check_address(deployed["contract_address"])
+    token = tron.get_contract(address)
+    before = token.functions.balanceOf(owner)
+    sent = token.functions.transfer(to, 2_500).with_owner(owner).fee_limit(fee_limit).build().sign(key)
+    sent_info = sent.broadcast().wait(timeout=60, interval=0.5)
+    too_much = token.functions.transfer(to, 10**30).with_owner(owner).fee_limit(fee_limit).build().sign(key)
+    reverted_info = too_much.broadcast().wait(timeout=60, interval=0.5)
     try:
-        tron.trigger_constant_contract(address, address, "balanceOf(address)", "00" * 32)
-        out["tronpy"] = "no error"
-    except Exception as e:  # what tronpy raises for the node's refusal
-        out["tronpy"] = f"{type(e).__name__}: {e}"
-    return out
+        tron.trigger_constant_contract(owner, address, "transfer(address,uint256)", "00" * 31 + "01" + "ff" * 32)
+        constant_revert = "no error"
+    except Exception as e:  # what tronpy raises for a constant call that reverts
+        constant_revert = f"{type(e).__name__}: {e}"
+    return {
+        "owner": owner,
+        "address": address,
+        "deploy_txid": deploy.txid,
+        "deployed": deployed,
+        "getcontract": tron.provider.make_request("wallet/getcontract", {"value": address, "visible": True}),
+        "functions": sorted(f for f in dir(token.functions) if not f.startswith("_")),
+        "balance_before": before,
+        "sent_txid": sent.txid,
+        "sent_info": sent_info,
+        "sent_tx": tron.get_transaction(sent.txid),
+        "balance_owner": token.functions.balanceOf(owner),
+        "balance_to": token.functions.balanceOf(to),
+        "reverted_info": reverted_info,
+        "constant_revert": constant_revert,
+        "estimate": tron.get_estimated_energy(owner, address, "transfer(address,uint256)", "00" * 31 + "01" + "00" * 31 + "01"),
+        "start_sun": start_sun,
+        "account": tron.get_account(owner),
+    }
 
 
-COMMANDS = {"transfer": transfer, "read": read, "refused": refused, "rebroadcast": rebroadcast, "contracts": contracts}
+COMMANDS = {"transfer": transfer, "read": read, "refused": refused, "rebroadcast": rebroadcast, "trc20": trc20}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:]), default=str))
