@@ -395,3 +395,47 @@ def test_the_explorer_decodes_tron_contract_transactions_and_submit_takes_tronpy
         assert "0x" + SELECTOR["transfer"].hex() in body
     finally:
         views._registry.cache_clear()
+
+
+def test_an_ace_identity_signs_tron_transactions_with_its_own_credential(node):
+    from chain.auth import ed25519_credential
+    from chain.identity import vm_address
+    from engines.native.client import AceSigner
+    from engines.tvm.engine import ace_digest, ace_unsigned
+    from engines.tvm.proto import parse_transaction
+
+    ace = AceSigner(b"\x11" * 32, CHAIN_ID)
+    me = b"\x41" + vm_address(ace.id_com, "tron")
+    node.admit(ace.create_account())
+    node.produce(10, timestamp_ms=node.head.timestamp_ms + 3_000)
+    pay = field(1, OWNER) + field(2, me) + field(3, 500 * 10**6)
+    assert run(node, signed(node, 1, "TransferContract", pay, fee_limit=0)[0]).receipt.success
+    assert sun_balance(State(node.entries), ace.id_com) == 500 * 10**6  # its Tron address is its own
+
+    def ace_call(kind: int, name: str, body: bytes, key=ace.keys.ed25519, fee_limit: int = FEE_LIMIT) -> bytes:
+        raw = parse_transaction(signed(node, kind, name, body, fee_limit=fee_limit)[0][1:]).raw_data
+        unsigned = ace_unsigned(CHAIN_ID, ace.id_com, raw)
+        return unsigned + ed25519_credential(ace_digest(unsigned), key)
+
+    send = ace_call(1, "TransferContract", field(1, me) + field(2, BOB) + field(3, 7_000_000), fee_limit=0)
+    e = run(node, send)
+    assert e.receipt.success and e.tx.sender == ace.id_com
+    assert sun_balance(State(node.entries), legacy_id_com("tron", BOB)) == 7_000_000
+    # a contract it deploys and calls sees its Tron address as the caller
+    smart = field(1, me) + field(4, returning(word_of(b"\x33"))) + field(6, 100) + field(8, 10**7)
+    made = run(node, ace_call(30, "CreateSmartContract", field(1, me) + field(2, smart)))
+    assert made.receipt.success, made.receipt.message
+    at = made.receipt.output[:21]
+    called = run(node, ace_call(31, "TriggerSmartContract", field(1, me) + field(2, at) + field(4, b"")))
+    assert called.receipt.success and called.receipt.output[12:] == me[1:]
+    # refused: a replay, a key that is not the account's, a tampered credential, an owner that is not the signer's
+    assert refused(node, send) == "DUP_TRANSACTION_ERROR"
+    stranger = SigningKey(b"\x05" * 32)
+    assert refused(
+        node, ace_call(1, "TransferContract", field(1, me) + field(2, BOB) + field(3, 1), key=stranger, fee_limit=0)
+    ) == ("unknown_key")
+    bad = bytearray(ace_call(1, "TransferContract", field(1, me) + field(2, BOB) + field(3, 2), fee_limit=0))
+    bad[-1] ^= 1
+    assert refused(node, bytes(bad)) == "SIGERROR"
+    theirs = ace_call(1, "TransferContract", field(1, OWNER) + field(2, BOB) + field(3, 3), fee_limit=0)
+    assert refused(node, theirs) == "CONTRACT_VALIDATE_ERROR"

@@ -27,6 +27,7 @@ transaction's id is its txid.
 from __future__ import annotations
 
 import hashlib
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,18 +52,19 @@ from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
 from rlp.codec import encode_raw
 
-from chain.accounts import lookup, resolve
+from chain.accounts import bind_identity, lookup, resolve
 from chain.address import tron_text
+from chain.auth import SCHEME_NAMES, Credential, SealedKeys, credential_problem, factors, read_credential, verify_credential
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
-from chain.hashing import H
+from chain.hashing import H, Reader
 from chain.identity import TRON_ADDRESS_PREFIX, vm_address
 from chain.ledger import BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, credit, debit, sun_balance, transfer
 from chain.state import State
 
 from .accounts import TronAccounts, contract_key, tron_address
 from .contracts import Create, Trigger, parse_create, parse_trigger
-from .proto import ProtoError, TronTx, as_bytes, as_int, message, parse_transaction
+from .proto import ProtoError, TronTx, as_bytes, as_int, field, message, parse_transaction
 from .vm import TokenShortfall, TransferFailed, TronState
 
 RAW_TX, ACE_CALL = 0x40, 0x41
@@ -127,10 +129,21 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class AceAuth:
+    """What authorises a 0x41 call: an ACE identity's credential over the envelope's digest."""
+
+    chain_id: int
+    signer: bytes  # id_com
+    credential: Credential
+    digest: bytes
+
+
+@dataclass(frozen=True)
 class TvmTx:
     tx: TronTx
     txid: bytes
     action: Transfer | Trigger | Create
+    ace: AceAuth | None = None
 
     @property
     def owner(self) -> bytes:
@@ -196,6 +209,37 @@ def _tapos(tx: TronTx, recent: Sequence[bytes]) -> None:
     raise AdmissionError("Tapos check error: the reference block is not one of the latest blocks", "TAPOS_ERROR")
 
 
+ACE_DOMAIN = b"nvm/tvm-ace/v1"
+_ACE_HEAD = struct.Struct(">BQ32sI")  # opcode, chain id, signer id_com, raw_data length
+
+
+def ace_unsigned(chain_id: int, signer: bytes, raw_data: bytes) -> bytes:
+    """A 0x41 envelope up to its credential (docs/PROTOCOL.md §15): sign `ace_digest` of it and append the
+    credential. `raw_data` is a Tron `Transaction.raw` whose contract's owner is the signer's Tron address."""
+    return _ACE_HEAD.pack(ACE_CALL, chain_id, signer, len(raw_data)) + raw_data
+
+
+def ace_digest(unsigned: bytes) -> bytes:
+    return H(ACE_DOMAIN + unsigned)
+
+
+def _read_ace(envelope: bytes) -> tuple[TronTx, AceAuth]:
+    r = Reader(envelope)
+    try:
+        if len(envelope) < _ACE_HEAD.size:
+            raise ValueError("shorter than its header")
+        _op, chain_id, signer, n = _ACE_HEAD.unpack_from(envelope)
+        r.pos = _ACE_HEAD.size
+        raw_data = r.take(n)
+        digest = ace_digest(envelope[: r.pos])
+        credential = read_credential(r)
+        r.done()
+        tx = parse_transaction(field(1, raw_data))
+    except (ValueError, AdmissionError) as e:  # ProtoError is a ValueError
+        raise AdmissionError(f"not a TVM ACE call: {e}", "OTHER_ERROR") from None
+    return tx, AceAuth(chain_id, signer, credential, digest)
+
+
 def contract_address_of(txid: bytes, owner: bytes) -> bytes:
     """A deployed contract's 21-byte address (java-tron WalletUtil.generateContractAddress)."""
     return tron_address(keccak(txid + owner)[12:])
@@ -217,24 +261,31 @@ class TvmEngine:
     first_opcode = 0x40
     last_opcode = 0x4F
 
-    def __init__(self, fee_collector: bytes = FEE_COLLECTOR) -> None:
+    def __init__(self, fee_collector: bytes = FEE_COLLECTOR, sealed: SealedKeys | None = None) -> None:
         self.fee_collector = fee_collector
+        self.sealed = sealed  # the validator's attestation keys, for 0x41 calls signed that way
         self.coinbase = Address(vm_address(fee_collector, "tron"))
 
     def decode(self, envelope: bytes) -> Tx:
         op = envelope[0]
+        ace = None
         if op == ACE_CALL:
-            raise AdmissionError(
-                "ACE-authorised TVM calls (0x41) are not built yet: sign a Tron transaction (0x40)", "not_supported"
-            )
-        if op != RAW_TX:
+            tx, ace = _read_ace(envelope)
+        elif op == RAW_TX:
+            try:
+                tx = parse_transaction(envelope[1:])
+            except ProtoError as e:
+                raise AdmissionError(f"not a Tron transaction: {e}", "OTHER_ERROR") from None
+        else:
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the TVM range", "unassigned_opcode")
-        try:
-            tx = parse_transaction(envelope[1:])
-        except ProtoError as e:
-            raise AdmissionError(f"not a Tron transaction: {e}", "OTHER_ERROR") from None
         txid = hashlib.sha256(tx.raw_data).digest()
-        return Tx(envelope, ids=(txid,), body=TvmTx(tx, txid, _body(tx)))
+        action = _body(tx)
+        if ace is not None:
+            if tx.signatures:
+                raise AdmissionError("an ACE call carries its credential, not Tron signatures", "OTHER_ERROR")
+            if action.owner != tron_address(vm_address(ace.signer, "tron")):
+                raise AdmissionError("the contract's owner must be the signer's own Tron address", "CONTRACT_VALIDATE_ERROR")
+        return Tx(envelope, ids=(txid,), sender=ace.signer if ace else None, body=TvmTx(tx, txid, action, ace))
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         found = self.decode(envelope)
@@ -251,15 +302,25 @@ class TvmEngine:
             )
         if state.get(processed_key(t.txid)) is not None:
             raise AdmissionError("Dup transaction", "DUP_TRANSACTION_ERROR")
+        if t.ace is not None:
+            if t.ace.chain_id != chain_id:
+                raise AdmissionError(f"signed for chain {t.ace.chain_id}, this is chain {chain_id}", "wrong_chain")
+            problem = credential_problem(state, t.ace.signer, t.ace.credential, t.ace.digest, self.sealed, check_tags=True)
+            if problem is not None:
+                raise AdmissionError(problem[1], problem[0])
         try:
             self.validate(t, state)
         except ExecutionError as e:
             raise AdmissionError(e.message, e.code) from None
-        found.sender = lookup(state, "tron", t.owner)
+        found.sender = t.ace.signer if t.ace is not None else lookup(state, "tron", t.owner)
         return found
 
     def verify(self, tx: Tx) -> None:
         t: TvmTx = tx.body  # type: ignore[assignment]
+        if t.ace is not None:
+            if not verify_credential(t.ace.credential, t.ace.digest):
+                raise AdmissionError("the ACE credential does not verify", "SIGERROR")
+            return
         if len(t.tx.signatures) != 1:
             raise AdmissionError("a transaction carries exactly one signature here (no multi-signature permissions)", "SIGERROR")
         if owner_of(t.txid, t.tx.signatures[0]) != t.owner:
@@ -269,7 +330,7 @@ class TvmEngine:
         """The contract's own rules against `state`, java-tron's texts (ExecutionError CONTRACT_VALIDATE_ERROR).
         A constant call may come from any address, known or not, with any balance (java-tron does not check)."""
         a = t.action
-        who = lookup(state, "tron", a.owner)
+        who = self.owner_identity(t, state)
         kind = CONTRACT_NAMES[t.tx.contract.type]
         if constant:
             if isinstance(a, Trigger) and not TronAccounts(state).get_code(Address(a.contract[1:])):
@@ -306,6 +367,14 @@ class TvmEngine:
         if have < value:
             _refuse(f"Validate {kind} error, balance is not sufficient: {have} sun, call value {value}")
 
+    @staticmethod
+    def owner_identity(t: TvmTx, state: State) -> bytes | None:
+        """Whose the owner's TRX are: an ACE call's signer (its Tron address is its own), else the identity the
+        reverse index binds to the owner address."""
+        if t.ace is not None:
+            return t.ace.signer if factors(state, t.ace.signer) else None
+        return lookup(state, "tron", t.owner)
+
     # -- execution -------------------------------------------------------------------------
     def charge_fee(self, tx: Tx, state: State, ctx: BlockContext) -> int:
         """Bandwidth is free here; what is checked first is that the transaction may still run: not
@@ -321,10 +390,15 @@ class TvmEngine:
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         t: TvmTx = tx.body  # type: ignore[assignment]
+        if t.ace is not None:  # admitted against an older state: the key may have been rotated since
+            problem = credential_problem(state, t.ace.signer, t.ace.credential, t.ace.digest, self.sealed, check_tags=False)
+            if problem is not None:
+                raise ExecutionError(problem[1], problem[0])
+            bind_identity(state, t.ace.signer)  # its Tron address answers for it in the VM
         self.validate(t, state)  # the state may have moved since admission: refused, it writes nothing
         a = t.action
         if isinstance(a, Transfer):
-            who = lookup(state, "tron", a.owner)
+            who = self.owner_identity(t, state)
             assert who is not None  # validated
             transfer(state, NATIVE_MINT, who, resolve(state, "tron", a.to), a.amount * BASE_PER_SUN)
             return Outcome()
@@ -360,7 +434,7 @@ class TvmEngine:
         fee limit and balance; for a call, the contract's origin too, by its resource percent and energy limit."""
         a = t.action
         assert not isinstance(a, Transfer)
-        caller = lookup(state, "tron", a.owner)
+        caller = self.owner_identity(t, state)
         assert caller is not None  # validated
         value = a.contract.call_value if isinstance(a, Create) else a.call_value
         caller_limit = min(t.tx.fee_limit, sun_balance(state, caller) - value) // ENERGY_PRICE_SUN
@@ -463,8 +537,13 @@ class TvmEngine:
     def describe(self, tx: Tx) -> tuple[str, list[Field]]:
         t: TvmTx = tx.body  # type: ignore[assignment]
         a = t.action
-        fields = [
-            Field("Txid", t.txid.hex()),
+        fields = [Field("Txid", t.txid.hex())]
+        if t.ace is not None:
+            fields += [
+                Field("Signer", t.ace.signer, "id_com"),
+                Field("Credential", SCHEME_NAMES.get(t.ace.credential.scheme, "?")),
+            ]
+        fields += [
             Field("Contract", CONTRACT_NAMES.get(t.tx.contract.type, str(t.tx.contract.type))),
             Field("Owner", tron_text(a.owner)),
         ]
@@ -492,7 +571,7 @@ class TvmEngine:
         fields.append(Field("Expiration", t.tx.expiration, "int"))
         if t.tx.memo:
             fields.append(Field("Memo", t.tx.memo.decode("utf-8", "replace")))
-        return "Tron transaction", fields
+        return ("ACE-authorised Tron transaction (0x41)" if t.ace is not None else "Tron transaction"), fields
 
 
 def _apply(evm: Any, msg: Message) -> Any:

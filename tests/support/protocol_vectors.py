@@ -141,7 +141,7 @@ def tvm_vectors() -> dict[str, str]:
 
     from engines.evm.accounts import code_key
     from engines.tvm.accounts import TronAccounts, contract_key
-    from engines.tvm.engine import contract_address_of
+    from engines.tvm.engine import ace_digest, ace_unsigned, contract_address_of
 
     txid, owner = bytes(range(32)), b"\x41" + bytes(range(100, 120))
     creator, salt, initcode = bytes(range(20)), (0x1234).to_bytes(32, "big"), bytes.fromhex("6001600c60003960016000f300")
@@ -152,6 +152,7 @@ def tvm_vectors() -> dict[str, str]:
         "tvm_code_key": code_key(creator, TronAccounts.NS).hex(),
         "tvm_contract_key": contract_key(creator).hex(),
         "tvm_multisign_digest": hashlib.sha256(owner + (2).to_bytes(4, "big") + bytes(32)).hexdigest(),
+        "tvm_ace_digest": ace_digest(ace_unsigned(7231053, bytes(32), bytes.fromhex("0a020001"))).hex(),
     }
 
 
