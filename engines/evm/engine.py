@@ -57,6 +57,7 @@ from .accounts import (
 from .contracts import GAS_TRANSFER, TRANSFER, TRANSFER_TOPIC, TRUE_WORD, mint_at, with_native_contracts
 
 RAW_TX, ACE_CALL = 0x10, 0x11
+IMPERSONATED = 0x1F  # devnet mode only: an unsigned transaction from an impersonated address (docs/PROTOCOL.md §16)
 BASE_FEE_WEI = 10**9  # 1 gwei per gas = one base unit
 BLOCK_GAS_LIMIT = 30_000_000
 MAX_INITCODE = 2 * 24_576  # EIP-3860
@@ -87,7 +88,7 @@ def check_transaction(
         raise AdmissionError(f"initcode is longer than {MAX_INITCODE} bytes (EIP-3860)", "initcode_size")
     if tx.nonce >= 2**64 - 1:
         raise AdmissionError("the nonce is at its maximum (EIP-2681)", "nonce_max")
-    if accounts.get_code(etx.sender):
+    if accounts.get_code(etx.sender) and not etx.impersonated:  # an impersonated contract may send (anvil's rule)
         raise AdmissionError("the sender has code (EIP-3607)", "sender_has_code")
     have = accounts.get_nonce(etx.sender)
     if tx.nonce < have:
@@ -203,6 +204,17 @@ class EvmTx:
     sender: Address
     hash: bytes
     ace: AceAuth | None = None
+    impersonated: bool = False  # 0x1F: unsigned, from an address the devnet impersonates
+
+
+def impersonated_envelope(sender: bytes, tx: bytes) -> bytes:
+    """0x1F ‖ sender 20 ‖ an EIP-1559 transaction whose signature is zero (y_parity = r = s = 0)."""
+    return bytes((IMPERSONATED,)) + sender + tx
+
+
+def impersonated_hash(envelope: bytes) -> bytes:
+    """Its Ethereum hash: keccak(sender ‖ transaction), so two senders' equal transactions differ."""
+    return keccak(envelope[1:])
 
 
 ACE_DOMAIN = b"nvm/evm-ace/v1"
@@ -237,6 +249,7 @@ class EvmEngine:
     # An ERC-20 view `transfer` that will succeed skips py-evm's message machinery: the same writes in
     # the same order, the same gas, log and receipt (tests/test_evm_direct.py runs both ways).
     direct_views: bool = True
+    impersonation: bool = False  # devnet mode: 0x1F transactions are accepted (nvmsite/node.py sets it)
     name: str = "evm"
     first_opcode: int = 0x10
     last_opcode: int = 0x1F
@@ -252,6 +265,8 @@ class EvmEngine:
         op = envelope[0]
         if op == ACE_CALL:
             return self._decode_ace(envelope)
+        if op == IMPERSONATED:
+            return self._decode_impersonated(envelope)
         if op != RAW_TX:
             raise AdmissionError(f"opcode {op:#04x} is not assigned in the EVM range", "unassigned_opcode")
         raw = envelope[1:]
@@ -277,6 +292,26 @@ class EvmEngine:
         tx.__dict__["sender"] = sender  # py-evm's cached property: it never recovers the sender again
         tx_hash = tx.hash
         return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))
+
+    def _decode_impersonated(self, envelope: bytes) -> Tx:
+        if not self.impersonation:
+            raise AdmissionError("impersonated transactions (0x1F) exist only in devnet mode", "devnet_off")
+        sender, raw = envelope[1:21], envelope[21:]
+        try:
+            if len(sender) != 20 or not raw or raw[0] != 0x02:
+                raise ValueError("0x1F is a 20-byte sender and an EIP-1559 transaction")
+            tx = self.builder.decode(raw)
+            if tx.r or tx.s or tx.y_parity:
+                raise ValueError("an impersonated transaction's signature is zero")
+        except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError, TypeError, IndexError) as e:
+            raise AdmissionError(f"not an impersonated transaction: {e}", "malformed") from None
+        unsigned = self.builder.new_unsigned_dynamic_fee_transaction(  # type: ignore[attr-defined]
+            tx.chain_id, tx.nonce, tx.max_priority_fee_per_gas, tx.max_fee_per_gas, tx.gas, tx.to, tx.value, tx.data,
+            tx.access_list,
+        )  # fmt: skip
+        spoof = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))  # as a 0x11 call runs
+        tx_hash = impersonated_hash(envelope)
+        return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(spoof, Address(sender), tx_hash, impersonated=True))
 
     def _decode_ace(self, envelope: bytes) -> Tx:
         r = Reader(envelope)
@@ -338,6 +373,8 @@ class EvmEngine:
             title = {0: "legacy transaction", 1: "EIP-2930 transaction", 2: "EIP-1559 transaction"}.get(
                 t.type_id or 0, "transaction"
             )
+            if etx.impersonated:
+                title = "impersonated EIP-1559 transaction (0x1F, devnet: unsigned)"
             fields.append(Field("Hash", etx.hash, "hex"))
         fields.append(Field("From", bytes(etx.sender), "address", tag="evm"))
         if t.to in (b"", CREATE_CONTRACT_ADDRESS):

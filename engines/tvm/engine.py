@@ -68,6 +68,8 @@ from .proto import ProtoError, TronTx, as_bytes, as_int, field, message, parse_t
 from .vm import TokenShortfall, TransferFailed, TronState
 
 RAW_TX, ACE_CALL = 0x40, 0x41
+IMPERSONATED = 0x4F  # devnet mode only: an unsigned Tron transaction of an impersonated owner (docs/PROTOCOL.md §16)
+TRON_OPCODES = (RAW_TX, ACE_CALL, IMPERSONATED)
 TRANSFER_CONTRACT, CREATE_SMART_CONTRACT, TRIGGER_SMART_CONTRACT = 1, 30, 31
 CONTRACT_NAMES = {
     TRANSFER_CONTRACT: "TransferContract",
@@ -144,6 +146,7 @@ class TvmTx:
     txid: bytes
     action: Transfer | Trigger | Create
     ace: AceAuth | None = None
+    impersonated: bool = False  # 0x4F: no signature, its owner impersonated by the devnet
 
     @property
     def owner(self) -> bytes:
@@ -240,6 +243,15 @@ def _read_ace(envelope: bytes) -> tuple[TronTx, AceAuth]:
     return tx, AceAuth(chain_id, signer, credential, digest)
 
 
+def raw_data_of(envelope: bytes) -> bytes:
+    """The Tron `Transaction.raw` an admitted TVM envelope carries, whichever its opcode."""
+    if envelope[0] == ACE_CALL:
+        return _read_ace(envelope)[0].raw_data
+    if envelope[0] == IMPERSONATED:
+        return envelope[1:]
+    return parse_transaction(envelope[1:]).raw_data
+
+
 def contract_address_of(txid: bytes, owner: bytes) -> bytes:
     """A deployed contract's 21-byte address (java-tron WalletUtil.generateContractAddress)."""
     return tron_address(keccak(txid + owner)[12:])
@@ -262,6 +274,7 @@ class TvmEngine:
     last_opcode = 0x4F
 
     def __init__(self, fee_collector: bytes = FEE_COLLECTOR, sealed: SealedKeys | None = None) -> None:
+        self.impersonation = False  # devnet mode: 0x4F transactions are accepted (nvmsite/node.py sets it)
         self.fee_collector = fee_collector
         self.sealed = sealed  # the validator's attestation keys, for 0x41 calls signed that way
         self.coinbase = Address(vm_address(fee_collector, "tron"))
@@ -271,6 +284,13 @@ class TvmEngine:
         ace = None
         if op == ACE_CALL:
             tx, ace = _read_ace(envelope)
+        elif op == IMPERSONATED:
+            if not self.impersonation:
+                raise AdmissionError("impersonated transactions (0x4F) exist only in devnet mode", "devnet_off")
+            try:
+                tx = parse_transaction(field(1, envelope[1:]))
+            except ProtoError as e:
+                raise AdmissionError(f"not a Tron transaction's raw_data: {e}", "OTHER_ERROR") from None
         elif op == RAW_TX:
             try:
                 tx = parse_transaction(envelope[1:])
@@ -285,7 +305,8 @@ class TvmEngine:
                 raise AdmissionError("an ACE call carries its credential, not Tron signatures", "OTHER_ERROR")
             if action.owner != tron_address(vm_address(ace.signer, "tron")):
                 raise AdmissionError("the contract's owner must be the signer's own Tron address", "CONTRACT_VALIDATE_ERROR")
-        return Tx(envelope, ids=(txid,), sender=ace.signer if ace else None, body=TvmTx(tx, txid, action, ace))
+        body = TvmTx(tx, txid, action, ace, impersonated=op == IMPERSONATED)
+        return Tx(envelope, ids=(txid,), sender=ace.signer if ace else None, body=body)
 
     def admit(self, envelope: bytes, state: State, chain_id: int, recent: Sequence[bytes] = ()) -> Tx:
         found = self.decode(envelope)
@@ -321,6 +342,8 @@ class TvmEngine:
             if not verify_credential(t.ace.credential, t.ace.digest):
                 raise AdmissionError("the ACE credential does not verify", "SIGERROR")
             return
+        if t.impersonated:
+            return  # unsigned: the devnet impersonates its owner
         if len(t.tx.signatures) != 1:
             raise AdmissionError("a transaction carries exactly one signature here (no multi-signature permissions)", "SIGERROR")
         if owner_of(t.txid, t.tx.signatures[0]) != t.owner:
@@ -571,7 +594,9 @@ class TvmEngine:
         fields.append(Field("Expiration", t.tx.expiration, "int"))
         if t.tx.memo:
             fields.append(Field("Memo", t.tx.memo.decode("utf-8", "replace")))
-        return ("ACE-authorised Tron transaction (0x41)" if t.ace is not None else "Tron transaction"), fields
+        if t.ace is not None:
+            return "ACE-authorised Tron transaction (0x41)", fields
+        return ("impersonated Tron transaction (0x4F, devnet: unsigned)" if t.impersonated else "Tron transaction"), fields
 
 
 def _apply(evm: Any, msg: Message) -> Any:
