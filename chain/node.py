@@ -77,6 +77,12 @@ class CorruptStore(ChainError):
     code = "corrupt_store"
 
 
+class StaleHead(ChainError):
+    """A block built on a head the store no longer has (a state file was loaded meanwhile): reload, build again."""
+
+    code = "stale_head"
+
+
 _DIFF_HEAD = struct.Struct(">32sBI")
 _LEN = struct.Struct(">I")
 

@@ -1,6 +1,7 @@
 """The Devnet panel (/devnet): the devnet controls (nvmsite/devctl.py) as forms — mine, move the clock, switch
-block production, snapshot / revert / reset, set any address's balance. Without devnet mode the page says the
-controls are off (403) and offers nothing."""
+block production, snapshot / revert / reset, set any address's balance, impersonate an address, download the state
+file and load one.
+Without devnet mode the page says the controls are off (403) and offers nothing."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chain.address import AddressError
+from chain.address import AddressError, tron_text
 from chain.errors import ChainError
 from chain.store import models as m
 from chain.store.sql import head
-from nvmsite import devctl
+from nvmsite import devctl, impersonation
 
 
 def _int(request: HttpRequest, name: str) -> int:
@@ -47,6 +48,17 @@ def _act(request: HttpRequest) -> str:
     if action == "reset":
         devctl.reset()
         return "Back to genesis."
+    if action == "load":
+        upload = request.FILES.get("state")
+        if upload is None:
+            raise ChainError("choose a state file to load", "bad_input")
+        loaded = devctl.load_state(upload.chunks())
+        return f"State file loaded: the head is now block {loaded['height']}, state root {loaded['state_root']}."
+    if action == "impersonate":
+        address = request.POST.get("address", "")
+        stop = bool(request.POST.get("stop"))
+        impersonation.impersonate(address, not stop)
+        return f"{'Stopped impersonating' if stop else 'Impersonating'} {address.strip()}."
     if action == "balance":
         unit = request.POST.get("unit", "vm")
         height = devctl.set_balance(request.POST.get("address", ""), _int(request, "amount"), unit == "base")
@@ -65,6 +77,8 @@ def devnet(request: HttpRequest) -> HttpResponse:
         except (ChainError, AddressError) as e:
             context["error"], status = str(e.args[0] if e.args else e), 400
     context["controls"] = devctl.controls()
+    shown = impersonation.state(context["controls"])
+    context["impersonated"] = {**shown, "tron_text": [tron_text(bytes.fromhex(a)) for a in shown["tron"]]}
     context["head"] = head()
     context["snapshots"] = list(m.DevSnapshot.objects.order_by("-id").values("id", "height")[:20])
     return render(request, "explorer/devnet.html", context, status=status)

@@ -10,25 +10,35 @@ lock-times, Tron expirations, Solana's clock.
      "next_timestamp_ms": null,  # the next block's timestamp, once (evm_setNextBlockTimestamp)
      "mine": 0,                  # blocks to make now, empty or not (evm_mine, anvil_mine)
      "mode": null,               # "interval" or "on_demand": overrides the node's start-up mode
-     "interval_ms": null}        # the interval, in interval mode
+     "interval_ms": null,        # the interval, in interval mode
+     "task": null,               # an errand for the producer: a revert (snapshots) or a state file to load
+     "done": null}               # the last errand done: {"ticket", "error": null or {"code", "message"}}
 
-All of it is refused unless the node runs in devnet mode (`NVM_DEVNET=1`, the default of `make devnet`).
+Reverting to a snapshot and loading a state file change the store under the producer, which holds the chain in
+memory: the producer runs them itself and reloads. All of it is refused unless the node runs in devnet mode
+(`NVM_DEVNET=1`, the default of `make devnet`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
-from typing import Any
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
 
+from chain.blocks import Header
 from chain.errors import ChainError
 from chain.store import models as m
 from chain.store.sql import head
 
+log = logging.getLogger("nvm.devctl")
 KEY = "controls"
 DEFAULTS: dict[str, Any] = {"offset_ms": 0, "next_timestamp_ms": None, "mine": 0, "mode": None, "interval_ms": None}
 MAX_MINE = 10_000
@@ -49,7 +59,8 @@ def controls() -> dict[str, Any]:
     return {**DEFAULTS, **(json.loads(raw) if raw else {})}
 
 
-def _update(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def update(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Change the controls in one locked read-modify-write; the controls after it."""
     with transaction.atomic():
         row = m.DevControl.objects.select_for_update().filter(key=KEY).first()
         now = {**DEFAULTS, **(json.loads(row.value) if row else {})}
@@ -67,7 +78,7 @@ def increase_time(seconds: int) -> int:
     def change(c: dict[str, Any]) -> None:
         c["offset_ms"] += seconds * 1000
 
-    return int(_update(change)["offset_ms"] // 1000)
+    return int(update(change)["offset_ms"] // 1000)
 
 
 def set_next_timestamp(seconds: int) -> None:
@@ -80,7 +91,7 @@ def set_next_timestamp(seconds: int) -> None:
     def change(c: dict[str, Any]) -> None:
         c["next_timestamp_ms"] = seconds * 1000
 
-    _update(change)
+    update(change)
 
 
 def set_mining(mode: str, interval_ms: int | None = None) -> dict[str, Any]:
@@ -94,7 +105,7 @@ def set_mining(mode: str, interval_ms: int | None = None) -> dict[str, Any]:
     def change(c: dict[str, Any]) -> None:
         c["mode"], c["interval_ms"] = mode, interval_ms if mode == "interval" else None
 
-    return _update(change)
+    return update(change)
 
 
 def mine(blocks: int, wait_s: float = MINE_WAIT_S) -> int:
@@ -108,7 +119,7 @@ def mine(blocks: int, wait_s: float = MINE_WAIT_S) -> int:
     def change(c: dict[str, Any]) -> None:
         c["mine"] += blocks
 
-    _update(change)
+    update(change)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         now = head()
@@ -141,7 +152,7 @@ def block_timestamp() -> int:
         c["next_timestamp_ms"] = None
         c["mine"] = max(0, c["mine"] - 1)
 
-    _update(change)
+    update(change)
     return chosen[0]
 
 
@@ -172,53 +183,168 @@ def revert(snapshot_id: int, wait_s: float = MINE_WAIT_S) -> bool:
     found = m.DevSnapshot.objects.filter(id=snapshot_id).values_list("height", "mempool").first()
     if found is None:
         return False
-    _ask_revert(found[0], json.loads(found[1]), wait_s)
+    _ask_producer({"kind": "revert", "height": found[0], "mempool": json.loads(found[1])}, wait_s)
     m.DevSnapshot.objects.filter(id__gte=snapshot_id).delete()
     return True
 
 
 def reset(wait_s: float = MINE_WAIT_S) -> None:
-    """Back to genesis, with an empty mempool; every snapshot is gone."""
+    """Back to genesis, with an empty mempool; every snapshot is gone, and nobody is impersonated."""
+    from nvmsite.impersonation import forget
+
     require_devnet()
-    _ask_revert(0, [], wait_s)
+    _ask_producer({"kind": "revert", "height": 0, "mempool": []}, wait_s)
     m.DevSnapshot.objects.all().delete()
+    forget()
 
 
-def _ask_revert(height: int, mempool: list[Any], wait_s: float) -> None:
-    """The producer holds the chain in memory, so it reverts the store itself and reloads; wait for it."""
+# -- the state file (chain/statefile.py): dump and load (anvil_dumpState, anvil_loadState) ---------------------
+MAX_STATE_FILE = 1 << 30  # bytes of a state file to load, compressed
+LOAD_WAIT_S = 300.0
+
+
+def dump_state(out: IO[bytes], recent: int | None = None) -> dict[str, Any]:
+    """The whole chain as a state file written to `out`; what it holds."""
+    from chain.store.sql import dump_state as dump
+
+    require_devnet()
+    top, counts = dump(out, recent)
+    return {**_head_json(top), **asdict(counts)}
+
+
+def load_state(chunks: Iterable[bytes], wait_s: float = LOAD_WAIT_S) -> dict[str, Any]:
+    """Replace the whole chain with a state file's (its bytes in chunks): the block producer reads and checks it,
+    writes it in one database transaction and goes on from its head; the new head."""
+    from chain.statefile import read_header
+
+    require_devnet()
+    staged = _stage(chunks)
+    try:
+        with staged.open("rb") as f:  # not a state file, or too new a one: refused before the producer is asked
+            read_header(f)
+        _ask_producer({"kind": "load", "path": str(staged)}, wait_s)
+    finally:
+        staged.unlink(missing_ok=True)
+    return _head_json(head())
+
+
+def load_state_offline(path: Path) -> dict[str, Any]:
+    """`nvm state load` on the database itself (a block producer running on it finds its head replaced and
+    reloads: chain/store/sql.py `load_state`); the new head."""
+    require_devnet()
+    return _head_json(_load_file(path))
+
+
+def _load_file(path: Path) -> Header:
+    from chain.statefile import read
+    from chain.store.sql import load_state as load
+
+    try:
+        with path.open("rb") as f:
+            return load(read(f))
+    except OSError as e:
+        raise ChainError(f"cannot read the state file: {e.strerror or e}", "bad_state_file") from None
+
+
+def _stage(chunks: Iterable[bytes]) -> Path:
+    """The bytes in a file of NVM_HOME (which the web processes and the producer share), at most MAX_STATE_FILE."""
+    folder = Path(settings.NVM_HOME) / "state-loads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.jsonl.gz"
+    size = 0
+    try:
+        with path.open("wb") as f:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > MAX_STATE_FILE:
+                    raise ChainError(f"a state file to load is at most {MAX_STATE_FILE:,} bytes", "too_large")
+                f.write(chunk)
+        if size == 0:
+            raise ChainError("the state file is empty", "bad_state_file")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _head_json(h: Header | None) -> dict[str, Any]:
+    if h is None:
+        raise ChainError("no genesis block yet", "no_genesis")
+    return {"height": h.height, "hash": "0x" + h.hash.hex(), "state_root": "0x" + h.state_root.hex()}
+
+
+# -- the producer's errands: a revert, a load ------------------------------------------------------------
+def _ask_producer(task: dict[str, Any], wait_s: float) -> None:
+    """The producer holds the chain in memory, so it changes the store itself and reloads; wait for it to say it
+    is done (ChainError with its reason if it refused). One errand at a time."""
     tickets: list[int] = []
 
-    def change(c: dict[str, Any]) -> None:
+    def ask(c: dict[str, Any]) -> None:
+        if c.get("task"):
+            raise ChainError("the block producer is busy with another devnet control: try again", "producer_busy")
         c["ticket"] = c.get("ticket", 0) + 1
-        c["revert"] = {"height": height, "mempool": mempool, "ticket": c["ticket"]}
+        c["task"] = {**task, "ticket": c["ticket"]}
         tickets.append(c["ticket"])
 
-    _update(change)
+    update(ask)
+    ticket = tickets[0]
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if controls().get("reverted", 0) >= tickets[0]:
+        done = controls().get("done") or {}
+        if done.get("ticket", 0) >= ticket:
+            if done["ticket"] == ticket and done.get("error"):
+                raise ChainError(done["error"]["message"], done["error"]["code"])
             return
         time.sleep(0.01)
-    raise ChainError("the block producer did not revert in time: is it running?", "producer_timeout")
+    withdrawn: list[bool] = []
+
+    def withdraw(c: dict[str, Any]) -> None:
+        if (c.get("task") or {}).get("ticket") == ticket:
+            c["task"] = None
+            withdrawn.append(True)
+
+    update(withdraw)
+    if withdrawn:
+        raise ChainError("the block producer did not answer in time: is it running?", "producer_timeout")
+    raise ChainError("the block producer is still at it: see /api/v1/status for the head", "producer_timeout")
 
 
-def pending_revert() -> dict[str, Any] | None:
-    """The producer's side: a revert asked for, if any."""
-    return controls().get("revert") if settings.NVM_DEVNET else None
+def pending_task() -> dict[str, Any] | None:
+    """The producer's side: an errand asked for, if any."""
+    return controls().get("task") if settings.NVM_DEVNET else None
 
 
-def do_revert(request: dict[str, Any]) -> None:
-    """The producer's side: revert the store as asked (chain/store/sql.py), and say it is done."""
+def do_task(task: dict[str, Any]) -> None:
+    """The producer's side: take the errand (unless it was withdrawn meanwhile), do it, say how it went."""
     from chain.store.sql import revert_to
 
-    mempool = [(bytes.fromhex(e), op, bytes.fromhex(v), [bytes.fromhex(c) for c in cs]) for e, op, v, cs in request["mempool"]]
-    revert_to(request["height"], mempool)
+    taken: list[bool] = []
 
-    def change(c: dict[str, Any]) -> None:
-        c["revert"] = None
-        c["reverted"] = request["ticket"]
+    def take(c: dict[str, Any]) -> None:
+        if (c.get("task") or {}).get("ticket") == task["ticket"]:
+            c["task"] = None
+            taken.append(True)
 
-    _update(change)
+    update(take)
+    if not taken:
+        return
+    error = None
+    try:
+        if task["kind"] == "revert":
+            pool = [(bytes.fromhex(e), op, bytes.fromhex(v), [bytes.fromhex(c) for c in cs]) for e, op, v, cs in task["mempool"]]
+            revert_to(task["height"], pool)
+        else:
+            _load_file(Path(task["path"]))
+    except ChainError as e:
+        error = {"code": e.code, "message": e.message}
+    except Exception:
+        log.exception("devnet %s failed", task["kind"])
+        error = {"code": "internal_error", "message": f"the block producer failed to {task['kind']}; see its log"}
+
+    def done(c: dict[str, Any]) -> None:
+        c["done"] = {"ticket": task["ticket"], "error": error}
+
+    update(done)
 
 
 # -- state edits (anvil_setBalance, anvil_setNonce, anvil_setCode, anvil_setStorageAt) ----------------

@@ -15,7 +15,7 @@ from django.db import close_old_connections, connections
 from nacl.signing import SigningKey
 
 from chain.dispatcher import Engine, Registry, Tx
-from chain.node import Chain, chain_id_of
+from chain.node import Chain, StaleHead, chain_id_of
 from chain.state import State
 from chain.store.sql import SqlEntries, SqlStore, recent_hashes
 from nvmsite import devctl
@@ -42,6 +42,9 @@ def registry() -> Registry:
         from engines.dev import DevEngine
 
         reg.register(DevEngine())
+        for engine in reg.engines():
+            if hasattr(engine, "impersonation"):  # the EVM's 0x1F and the TVM's 0x4F: unsigned, impersonated
+                engine.impersonation = True
     return reg
 
 
@@ -119,9 +122,9 @@ def run_producer(
     next_at = time.monotonic()
     while not stop.is_set() and (max_blocks is None or made < max_blocks):
         try:
-            revert = devctl.pending_revert()
-            if revert is not None:  # a devnet snapshot restored: the store goes back, this process reloads it
-                devctl.do_revert(revert)
+            task = devctl.pending_task()
+            if task is not None:  # a devnet snapshot restored, a state file loaded: the store changed, reload it
+                devctl.do_task(task)
                 chain = open_chain()
                 _announce(chain.head.height if chain.head else 0)
                 continue
@@ -145,6 +148,10 @@ def run_producer(
             _announce(block.header.height)
             if block.txs:
                 log.info("block %d: %d txs, root %s", block.header.height, len(block.txs), block.header.state_root.hex())
+        except StaleHead:  # `nvm state load` replaced the chain on the database: go on from its head
+            log.info("the stored chain was replaced under the block producer; reloading it")
+            chain = open_chain()
+            gc.freeze()
         except Exception:
             log.exception("block production failed; reloading the node from the store")
             close_old_connections()

@@ -161,8 +161,10 @@ def test_openapi_schema_is_valid_and_lists_every_endpoint(client, chain):
         "/api/v1/dev/mining",
         "/api/v1/dev/snapshot",
         "/api/v1/dev/balance",
+        "/api/v1/dev/impersonate",
         "/api/v1/dev/revert",
         "/api/v1/dev/reset",
+        "/api/v1/dev/state",
     }
 
 

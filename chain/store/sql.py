@@ -6,19 +6,24 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from django.db import IntegrityError, connection, transaction
 
+from chain import statefile
 from chain.blocks import Header
 from chain.dispatcher import Recent, Tx
 from chain.errors import AdmissionError, ChainError, mempool_conflict
-from chain.node import RECENT_BLOCKS, Block, Loaded, decode_diff, encode_diff
+from chain.genesis import CHAIN_ID_KEY
+from chain.hashing import H
+from chain.node import RECENT_BLOCKS, Block, Loaded, StaleHead, chain_id_of, decode_diff, encode_diff
 
 from . import models as m
 
 BATCH = 5000
+PAGE_TXS = 20_000  # transactions a dump reads at a time, about
 Row = tuple[Any, ...]
 
 
@@ -202,45 +207,91 @@ class SqlStore:
             raise AdmissionError("this transaction is already in the mempool", "already_known") from None
 
     def commit_block(self, block: Block) -> None:
-        """Write the whole block in one database transaction (COPY on PostgreSQL, bulk ORM elsewhere)."""
+        """Write the whole block in one database transaction (COPY on PostgreSQL, bulk ORM elsewhere), on top of
+        the stored head only (StaleHead otherwise: the chain was replaced under this node, which must reload)."""
         h = block.header
-        schedule = None if block.schedule is None else json.dumps(block.schedule, separators=(",", ":"))
-        block_row = (h.height, h.hash, h.encode(), h.timestamp_ms, h.state_root, len(block.txs), schedule)
-        tx_rows = [
-            (
-                e.tx.envelope_id,
-                h.height,
-                i,
-                e.tx.envelope[0] if e.tx.envelope else 0,
-                e.tx.envelope,
-                e.tx.context,
-                e.receipt.success,
-                e.receipt_bytes,
-                encode_diff(e.diff),
-                None if e.exec_ns is None else min(e.exec_ns // 1000, 2**31 - 1),
-            )
-            for i, e in enumerate(block.txs)
-        ]
-        alias_rows = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
-        index_rows = [(n[1], n[2], n[3], h.height) for n in block.notes if n[0] == "address"]
-        mint_rows = [(n[1], h.height) for n in block.notes if n[0] == "mint"]
-        party_rows = [(p, h.height, i, e.tx.envelope_id) for i, e in enumerate(block.txs) for p in e.parties]
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                _commit_pg(block_row, tx_rows, alias_rows, index_rows, mint_rows, party_rows, block)
-            else:
-                _commit_orm(block_row, tx_rows, alias_rows, index_rows, mint_rows, party_rows, block)
+            if h.height > 0:
+                parent = m.Block.objects.select_for_update().filter(height=h.height - 1).values_list("hash", flat=True)
+                if _b(parent.first() or b"") != h.parent_hash:
+                    raise StaleHead(f"block {h.height} does not go on the stored head: the store was replaced")
+            _write_rows(rows_of(block))
 
 
-def _commit_pg(
-    block_row: Row,
-    tx_rows: list[Row],
-    alias_rows: list[Row],
-    index_rows: list[Row],
-    mint_rows: list[Row],
-    party_rows: list[Row],
-    block: Block,
-) -> None:
+@dataclass
+class Rows:
+    """What one database transaction writes: table rows in COPY's column order, state and tree-node changes (None
+    deletes), the mempool rows it empties."""
+
+    blocks: list[Row] = field(default_factory=list)  # (height, hash, header, timestamp_ms, state_root, tx_count, schedule)
+    txs: list[Row] = field(default_factory=list)  # tx_row()
+    aliases: list[Row] = field(default_factory=list)  # (alias, envelope_id)
+    index: list[Row] = field(default_factory=list)  # (tag, address, id_com, height)
+    mints: list[Row] = field(default_factory=list)  # (mint, height)
+    parties: list[Row] = field(default_factory=list)  # (id_com, height, position, envelope_id)
+    state: Mapping[bytes, bytes | None] = field(default_factory=dict)
+    nodes: Mapping[str, bytes | None] = field(default_factory=dict)
+    mempool_seqs: list[int] = field(default_factory=list)
+    claimed: list[bytes] = field(default_factory=list)  # envelope ids whose mempool claims go
+
+    def add_block(self, header: Header, schedule: dict[str, Any] | None, txs: list[Row]) -> None:
+        sched = None if schedule is None else json.dumps(schedule, separators=(",", ":"))
+        h = header
+        self.blocks.append((h.height, h.hash, h.encode(), h.timestamp_ms, h.state_root, len(txs), sched))
+        self.txs += txs
+
+
+def tx_row(
+    height: int,
+    position: int,
+    envelope: bytes,
+    context: bytes | None,
+    success: bool,
+    receipt: bytes,
+    diff: bytes,
+    exec_us: int | None,
+    envelope_id: bytes | None = None,
+) -> Row:
+    """A transaction's row (nvm_tx's columns); `envelope_id` when it is known already (it is H(envelope))."""
+    opcode = envelope[0] if envelope else 0
+    return (envelope_id or H(envelope), height, position, opcode, envelope, context, success, receipt, diff, exec_us)
+
+
+def rows_of(block: Block) -> Rows:
+    h = block.header
+    rows = Rows(state=block.state_diff, nodes=block.node_writes, mempool_seqs=block.mempool_seqs)
+    txs = [
+        tx_row(
+            h.height,
+            i,
+            e.tx.envelope,
+            e.tx.context,
+            e.receipt.success,
+            e.receipt_bytes,
+            encode_diff(e.diff),
+            None if e.exec_ns is None else min(e.exec_ns // 1000, 2**31 - 1),
+            e.tx.envelope_id,
+        )
+        for i, e in enumerate(block.txs)
+    ]
+    rows.add_block(h, block.schedule, txs)
+    rows.aliases = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
+    rows.index = [(n[1], n[2], n[3], h.height) for n in block.notes if n[0] == "address"]
+    rows.mints = [(n[1], h.height) for n in block.notes if n[0] == "mint"]
+    rows.parties = [(p, h.height, i, e.tx.envelope_id) for i, e in enumerate(block.txs) for p in e.parties]
+    rows.claimed = [e.tx.envelope_id for e in block.txs if e.tx.claims]
+    return rows
+
+
+def _write_rows(rows: Rows) -> None:
+    """Inside the caller's database transaction."""
+    if connection.vendor == "postgresql":
+        _commit_pg(rows)
+    else:
+        _commit_orm(rows)
+
+
+def _commit_pg(rows: Rows) -> None:
     # Django's cursor wraps a psycopg 3 cursor, whose binary COPY moves rows without per-row SQL.
     with connection.cursor() as wrapper, connection.wrap_database_errors:
         cur = wrapper.cursor
@@ -248,35 +299,34 @@ def _commit_pg(
             cur,
             "nvm_block (height, hash, header, timestamp_ms, state_root, tx_count, schedule)",
             ["int8", "bytea", "bytea", "int8", "bytea", "int4", "text"],
-            [block_row],
+            rows.blocks,
         )
         _copy(
             cur,
             "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff, exec_us)",
             ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea", "int4"],
-            tx_rows,
+            rows.txs,
         )
-        _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], alias_rows)
-        _copy(cur, "nvm_mint (mint, height)", ["bytea", "int8"], mint_rows)
-        _copy(cur, "nvm_tx_party (id_com, height, position, envelope_id)", ["bytea", "int8", "int4", "bytea"], party_rows)
-        _upsert_pg(cur, "nvm_state", "key", "value", "bytea", block.state_diff)
-        _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", block.node_writes)
-        if index_rows:
+        _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], rows.aliases)
+        _copy(cur, "nvm_mint (mint, height)", ["bytea", "int8"], rows.mints)
+        _copy(cur, "nvm_tx_party (id_com, height, position, envelope_id)", ["bytea", "int8", "int4", "bytea"], rows.parties)
+        _upsert_pg(cur, "nvm_state", "key", "value", "bytea", rows.state)
+        _upsert_pg(cur, "nvm_tree_node", "path", "blob", "text", rows.nodes)
+        if rows.index:
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS nvm_tmp_index "
                 "(tag text, address bytea, id_com bytea, height int8) ON COMMIT DROP"
             )
-            _copy(cur, "nvm_tmp_index (tag, address, id_com, height)", ["text", "bytea", "bytea", "int8"], index_rows)
+            _copy(cur, "nvm_tmp_index (tag, address, id_com, height)", ["text", "bytea", "bytea", "int8"], rows.index)
             cur.execute(
                 "INSERT INTO nvm_address_index (tag, address, id_com, height) "
                 "SELECT tag, address, id_com, height FROM nvm_tmp_index "
                 "ON CONFLICT (tag, address) DO UPDATE SET id_com = EXCLUDED.id_com, height = EXCLUDED.height"
             )
-        if block.mempool_seqs:
-            cur.execute("DELETE FROM nvm_mempool WHERE seq = ANY(%s)", [block.mempool_seqs])
-        claimed = [e.tx.envelope_id for e in block.txs if e.tx.claims]
-        if claimed:
-            cur.execute("DELETE FROM nvm_mempool_claim WHERE envelope_id = ANY(%s)", [claimed])
+        if rows.mempool_seqs:
+            cur.execute("DELETE FROM nvm_mempool WHERE seq = ANY(%s)", [rows.mempool_seqs])
+        if rows.claimed:
+            cur.execute("DELETE FROM nvm_mempool_claim WHERE envelope_id = ANY(%s)", [rows.claimed])
 
 
 def _copy(cur: Any, target: str, types: list[str], rows: list[Row]) -> None:
@@ -303,39 +353,29 @@ def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, change
         )
 
 
-def _commit_orm(
-    block_row: Row,
-    tx_rows: list[Row],
-    alias_rows: list[Row],
-    index_rows: list[Row],
-    mint_rows: list[Row],
-    party_rows: list[Row],
-    block: Block,
-) -> None:
-    height, hash_, header, ts, root, count, schedule = block_row
-    m.Block.objects.create(
-        height=height, hash=hash_, header=header, timestamp_ms=ts, state_root=root, tx_count=count, schedule=schedule
-    )
+def _commit_orm(rows: Rows) -> None:
+    block_fields = ("height", "hash", "header", "timestamp_ms", "state_root", "tx_count", "schedule")
+    m.Block.objects.bulk_create([m.Block(**dict(zip(block_fields, r, strict=True))) for r in rows.blocks], batch_size=BATCH)
     tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff", "exec_us")
-    m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in tx_rows], batch_size=BATCH)
-    m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in alias_rows], batch_size=BATCH)
-    m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in mint_rows], batch_size=BATCH)
+    m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in rows.txs], batch_size=BATCH)
+    m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in rows.aliases], batch_size=BATCH)
+    m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in rows.mints], batch_size=BATCH)
     m.TxParty.objects.bulk_create(
-        [m.TxParty(id_com=p, height=h, position=i, envelope_id=e) for p, h, i, e in party_rows], batch_size=BATCH
+        [m.TxParty(id_com=p, height=h, position=i, envelope_id=e) for p, h, i, e in rows.parties], batch_size=BATCH
     )
-    _write(m.StateEntry, "key", "value", block.state_diff)
-    _write(m.TreeNode, "path", "blob", block.node_writes)
-    if index_rows:
+    _write(m.StateEntry, "key", "value", rows.state)
+    _write(m.TreeNode, "path", "blob", rows.nodes)
+    if rows.index:
         m.AddressIndex.objects.bulk_create(
-            [m.AddressIndex(tag=t, address=a, id_com=i, height=h) for t, a, i, h in index_rows],
+            [m.AddressIndex(tag=t, address=a, id_com=i, height=h) for t, a, i, h in rows.index],
             batch_size=BATCH,
             update_conflicts=True,
             unique_fields=["tag", "address"],
             update_fields=["id_com", "height"],
         )
-    for i in range(0, len(block.mempool_seqs), BATCH):
-        m.MempoolEntry.objects.filter(seq__in=block.mempool_seqs[i : i + BATCH]).delete()
-    m.MempoolClaim.objects.filter(envelope_id__in=[e.tx.envelope_id for e in block.txs if e.tx.claims]).delete()
+    for i in range(0, len(rows.mempool_seqs), BATCH):
+        m.MempoolEntry.objects.filter(seq__in=rows.mempool_seqs[i : i + BATCH]).delete()
+    m.MempoolClaim.objects.filter(envelope_id__in=rows.claimed).delete()
 
 
 def _write(model: type, key_field: str, value_field: str, changes: Mapping[Any, bytes | None]) -> None:
@@ -426,10 +466,159 @@ def revert_to(height: int, mempool: list[tuple[bytes, int, bytes, list[bytes]]])
         tree.update({_b(k): _b(v) for k, v in m.StateEntry.objects.values_list("key", "value").iterator(BATCH)})
         if tree.root != _b(block[1]):
             raise ChainError("the reverted state does not give the block's state root", "corrupt_store")
-        m.TreeNode.objects.all().delete()
-        m.TreeNode.objects.bulk_create([m.TreeNode(path=p, blob=b) for p, b in tree.nodes.items()], batch_size=BATCH)
-        m.MempoolClaim.objects.all().delete()
-        m.MempoolEntry.objects.all().delete()
+        _delete_all(m.TreeNode, m.MempoolClaim, m.MempoolEntry)
+        _write_rows(Rows(nodes=tree.nodes))
         m.MempoolEntry.objects.bulk_create([m.MempoolEntry(envelope_id=e, opcode=o, envelope=v) for e, o, v, _ in mempool])
         m.MempoolClaim.objects.bulk_create([m.MempoolClaim(claim=c, envelope_id=e) for e, _, _, cs in mempool for c in cs])
         return _b(block[0])
+
+
+def _delete_all(*tables: type[Any]) -> None:
+    """Every row of these tables, in one statement each (the ORM's delete() would read them first)."""
+    with connection.cursor() as c:
+        for model in tables:
+            c.execute(f"DELETE FROM {model._meta.db_table}")
+
+
+# -- the state file (chain/statefile.py): `nvm state dump` / `nvm state load` ----------------------------
+def dump_state(out: IO[bytes], recent: int | None = None) -> tuple[Header, statefile.Counts]:
+    """The store as a state file, from one consistent read: the state, its mirrors, and every stored block with
+    its transactions — or the last `recent` blocks only (at least RECENT_BLOCKS, what a VM may look back on).
+    The mempool is not in it."""
+    if recent is not None and recent < RECENT_BLOCKS:
+        raise ChainError(f"a state file keeps at least the last {RECENT_BLOCKS} blocks", "bad_count")
+    with _one_snapshot():
+        top = require_head()
+        first = m.Block.objects.order_by("height").values_list("height", flat=True).first() or 0
+        if recent is not None:
+            first = max(first, top.height - recent + 1)
+        genesis = m.Block.objects.filter(height=0).values_list("hash", flat=True).first()
+        counts = statefile.Counts(
+            entries=m.StateEntry.objects.count(),
+            addresses=m.AddressIndex.objects.count(),
+            mints=m.MintIndex.objects.count(),
+            blocks=top.height - first + 1,
+            txs=m.Transaction.objects.filter(block_id__gte=first).count(),
+        )
+        entries = ((_b(k), _b(v)) for k, v in m.StateEntry.objects.order_by("key").values_list("key", "value").iterator(BATCH))
+        addresses = sorted(
+            (t, _b(a), _b(i), h) for t, a, i, h in m.AddressIndex.objects.values_list("tag", "address", "id_com", "height")
+        )
+        mints = sorted((_b(k), h) for k, h in m.MintIndex.objects.values_list("mint", "height"))
+        statefile.write(
+            out,
+            chain_id_of(SqlEntries()),
+            None if genesis is None else _b(genesis),
+            top,
+            counts,
+            entries,
+            addresses,
+            mints,
+            _stored_blocks(first, top.height),
+        )
+    return top, counts
+
+
+def _stored_blocks(first: int, last: int) -> Iterator[statefile.FileBlock]:
+    """Blocks `first`..`last` with their transactions, read a run of blocks at a time (about PAGE_TXS transactions
+    a run)."""
+    low = first
+    while low <= last:
+        runs = m.Block.objects.filter(height__gte=low, height__lte=last).order_by("height")
+        run = list(runs.values_list("height", "header", "schedule", "tx_count")[:1000])
+        total = 0
+        for i, (_, _, _, count) in enumerate(run):
+            total += count
+            if total >= PAGE_TXS:
+                run = run[: i + 1]
+                break
+        high = run[-1][0]
+        txs: dict[int, list[tuple[Any, ...]]] = {}
+        for row in (
+            m.Transaction.objects.filter(block_id__gte=low, block_id__lte=high)
+            .order_by("block_id", "position")
+            .values_list("block_id", "envelope_id", "envelope", "context", "success", "receipt", "diff", "exec_us")
+            .iterator(BATCH)
+        ):
+            txs.setdefault(row[0], []).append(row[1:])
+        aliases: dict[bytes, list[bytes]] = {}
+        for eid, alias in m.TxAlias.objects.filter(tx__block_id__gte=low, tx__block_id__lte=high).values_list("tx_id", "alias"):
+            aliases.setdefault(_b(eid), []).append(_b(alias))
+        parties: dict[bytes, list[bytes]] = {}
+        in_run = m.TxParty.objects.filter(height__gte=low, height__lte=high).order_by("id")
+        for eid, party in in_run.values_list("envelope_id", "id_com"):
+            parties.setdefault(_b(eid), []).append(_b(party))
+        for height, header, schedule, _ in run:
+            yield statefile.FileBlock(
+                Header.decode(_b(header)),
+                None if schedule is None else json.loads(schedule),
+                [
+                    statefile.FileTx(
+                        _b(env),
+                        None if ctx is None else _b(ctx),
+                        ok,
+                        _b(receipt),
+                        _b(diff),
+                        tuple(sorted(aliases.get(_b(eid), []))),
+                        tuple(parties.get(_b(eid), [])),
+                        exec_us,
+                    )
+                    for eid, env, ctx, ok, receipt, diff, exec_us in txs.get(height, [])
+                ],
+            )
+        low = high + 1
+
+
+def load_state(sf: statefile.StateFile) -> Header:
+    """Replace the whole chain with a state file's, read and checked (chain/statefile.py), in one database
+    transaction: the state, its tree, the mirrors, the blocks and their transactions; the mempool and devnet
+    snapshots emptied. A chain of another chain id is refused; an empty database takes any. A node running on
+    this store finds its head gone at its next block (StaleHead) and reloads."""
+    rows = Rows(state=sf.entries, nodes=sf.nodes, index=list(sf.addresses), mints=list(sf.mints))
+    for block in sf.blocks:
+        h = block.header
+        txs = [
+            tx_row(h.height, i, t.envelope, t.context, t.success, t.receipt, t.diff, t.exec_us) for i, t in enumerate(block.txs)
+        ]
+        rows.add_block(h, block.schedule, txs)
+        rows.aliases += [(a, row[0]) for t, row in zip(block.txs, txs, strict=True) for a in t.aliases]
+        rows.parties += [
+            (p, h.height, i, row[0]) for i, (t, row) in enumerate(zip(block.txs, txs, strict=True)) for p in t.parties
+        ]
+    with transaction.atomic():
+        # The head row locked first: a block being committed meanwhile goes in before this transaction reads
+        # on, and one after it finds its parent gone.
+        m.Block.objects.select_for_update().order_by("-height").values_list("height", flat=True).first()
+        mine = m.StateEntry.objects.filter(key=CHAIN_ID_KEY).values_list("value", flat=True).first()
+        if mine is not None and int.from_bytes(_b(mine), "big") != sf.chain_id:
+            raise ChainError(
+                f"the state file is of chain {sf.chain_id}, this node's chain is {int.from_bytes(_b(mine), 'big')}: "
+                "load it into a node of that chain, or into an empty database",
+                "chain_mismatch",
+            )
+        _delete_all(
+            m.TxAlias,
+            m.TxParty,
+            m.Transaction,
+            m.Block,
+            m.StateEntry,
+            m.TreeNode,
+            m.AddressIndex,
+            m.MintIndex,
+            m.MempoolClaim,
+            m.MempoolEntry,
+            m.DevSnapshot,
+        )
+        _write_rows(rows)
+    return sf.head
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Reads that see one state of the store, even over many queries (a dump's counts and its rows agree)."""
+    if connection.vendor == "postgresql":
+        with consistent_reads():
+            yield
+    else:
+        with transaction.atomic():
+            yield

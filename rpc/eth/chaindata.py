@@ -1,6 +1,7 @@
 """Blocks, transactions, receipts and logs in Ethereum's shape, read from the store's tables.
 
-A block's Ethereum view holds its EVM transactions (opcode 0x10) only, in block order:
+A block's Ethereum view holds its EVM transactions only — raw ones (opcode 0x10) and, on a devnet, unsigned ones
+from an impersonated address (0x1F, shown with a zero signature) — in block order:
 `transactionIndex` counts them, `cumulativeGasUsed` and `logIndex` run over them. The roots are the
 chain's own (SHA-256 RFC 6962 roots and the sparse Merkle state root, docs/PROTOCOL.md §3, §7), not
 Ethereum tries; a client that recomputes a trie root will not match them.
@@ -26,9 +27,11 @@ from eth_typing import Address
 from chain.blocks import Header
 from chain.dispatcher import Receipt
 from chain.store import models as m
-from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, RAW_TX, recover_sender
+from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, IMPERSONATED, RAW_TX, recover_sender
 
 from .codec import address_out, data, qty
+
+ETHEREUM_OPCODES = (RAW_TX, IMPERSONATED)  # what the Ethereum view shows
 
 EMPTY_UNCLES_HASH = keccak(rlp.encode([]))  # sha3Uncles of a block without ommers
 EMPTY_TRIE_ROOT = keccak(rlp.encode(b""))  # withdrawalsRoot of a block without withdrawals
@@ -41,6 +44,15 @@ def decode_raw(raw: bytes) -> SignedTransactionAPI:
     """A raw Ethereum transaction that was admitted (so it decodes)."""
     tx: SignedTransactionAPI = _builder.decode(raw)
     return tx
+
+
+def view_of(envelope: bytes) -> tuple[bytes, SignedTransactionAPI, bytes | None]:
+    """An admitted Ethereum-view envelope: the bytes its hash is keccak of, the transaction, and its sender when the
+    envelope names it (0x1F: sender ‖ a zero-signature transaction) rather than a signature does."""
+    raw = envelope[1:]
+    if envelope[0] == IMPERSONATED:
+        return raw, decode_raw(raw[20:]), raw[:20]
+    return raw, decode_raw(raw), None
 
 
 class _Senders:
@@ -110,6 +122,7 @@ class IncludedTx:
     receipt: Receipt
     cumulative_gas: int
     first_log_index: int
+    impersonated: bool = False  # 0x1F: `raw` is sender ‖ transaction
 
     @cached_property
     def hash(self) -> bytes:
@@ -117,11 +130,11 @@ class IncludedTx:
 
     @cached_property
     def tx(self) -> SignedTransactionAPI:
-        return decode_raw(self.raw)
+        return decode_raw(self.raw[20:] if self.impersonated else self.raw)
 
     @property
     def sender(self) -> bytes:
-        return senders.get(self.hash, self.tx)
+        return self.raw[:20] if self.impersonated else senders.get(self.hash, self.tx)
 
     @cached_property
     def logs(self) -> list[Log]:
@@ -130,7 +143,7 @@ class IncludedTx:
 
 def evm_txs(height: int, block_hash: bytes, through_position: int | None = None) -> list[IncludedTx]:
     """The block's EVM transactions in order (up to and including `through_position`, if given)."""
-    qs = m.Transaction.objects.filter(block_id=height, opcode=RAW_TX)
+    qs = m.Transaction.objects.filter(block_id=height, opcode__in=ETHEREUM_OPCODES)
     if through_position is not None:
         qs = qs.filter(position__lte=through_position)
     out: list[IncludedTx] = []
@@ -138,7 +151,9 @@ def evm_txs(height: int, block_hash: bytes, through_position: int | None = None)
     for envelope, receipt_bytes in qs.order_by("position").values_list("envelope", "receipt"):
         receipt = Receipt.decode(bytes(receipt_bytes))
         cumulative += receipt.gas_used
-        out.append(IncludedTx(height, block_hash, len(out), bytes(envelope)[1:], receipt, cumulative, logs))
+        env = bytes(envelope)
+        impersonated = env[0] == IMPERSONATED
+        out.append(IncludedTx(height, block_hash, len(out), env[1:], receipt, cumulative, logs, impersonated))
         logs += len(receipt.logs)
     return out
 
@@ -146,7 +161,7 @@ def evm_txs(height: int, block_hash: bytes, through_position: int | None = None)
 def find_tx(tx_hash: bytes) -> IncludedTx | None:
     """A committed EVM transaction by its Ethereum hash."""
     row = (
-        m.TxAlias.objects.filter(alias=tx_hash, tx__opcode=RAW_TX)
+        m.TxAlias.objects.filter(alias=tx_hash, tx__opcode__in=ETHEREUM_OPCODES)
         .values_list("tx__block_id", "tx__block__hash", "tx__position")
         .first()
     )
@@ -158,12 +173,11 @@ def find_tx(tx_hash: bytes) -> IncludedTx | None:
 
 
 def find_pending(tx_hash: bytes, limit: int = 20_000) -> bytes | None:
-    """A raw EVM transaction waiting in the mempool, by its Ethereum hash (the mempool is keyed by envelope id)."""
-    rows = m.MempoolEntry.objects.filter(opcode=RAW_TX).order_by("seq").values_list("envelope", flat=True)[:limit]
-    for envelope in rows:
-        raw = bytes(envelope)[1:]
-        if keccak(raw) == tx_hash:
-            return raw
+    """An EVM envelope waiting in the mempool, by its Ethereum hash (the mempool is keyed by envelope id)."""
+    rows = m.MempoolEntry.objects.filter(opcode__in=ETHEREUM_OPCODES).order_by("seq").values_list("envelope", flat=True)
+    for envelope in rows[:limit]:
+        if keccak(bytes(envelope)[1:]) == tx_hash:
+            return bytes(envelope)
     return None
 
 

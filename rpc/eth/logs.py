@@ -16,9 +16,9 @@ from django.core.cache import cache
 
 from chain.dispatcher import Receipt
 from chain.store import models as m
-from engines.evm.engine import RAW_TX
+from engines.evm.engine import IMPERSONATED
 
-from .chaindata import IncludedTx, log_json
+from .chaindata import ETHEREUM_OPCODES, IncludedTx, log_json
 from .codec import (
     INVALID_INPUT,
     LIMIT_EXCEEDED,
@@ -130,7 +130,7 @@ def read_logs(flt: LogFilter, first: int, last: int) -> list[dict[str, Any]]:
     if first > last:
         return []
     rows = (
-        m.Transaction.objects.filter(block_id__gte=first, block_id__lte=last, opcode=RAW_TX)
+        m.Transaction.objects.filter(block_id__gte=first, block_id__lte=last, opcode__in=ETHEREUM_OPCODES)
         .order_by("block_id", "position")
         .values_list("block_id", "block__hash", "envelope", "receipt")
     )
@@ -141,7 +141,8 @@ def read_logs(flt: LogFilter, first: int, last: int) -> list[dict[str, Any]]:
             height, index, log_index = block_id, 0, 0
         receipt = Receipt.decode(bytes(receipt_bytes))
         if receipt.logs:
-            e = IncludedTx(height, bytes(block_hash), index, bytes(envelope)[1:], receipt, 0, log_index)
+            env = bytes(envelope)
+            e = IncludedTx(height, bytes(block_hash), index, env[1:], receipt, 0, log_index, env[0] == IMPERSONATED)
             for i, log in enumerate(e.logs):
                 if flt.matches(log.address, log.topics):
                     if len(out) == MAX_LOGS:

@@ -30,7 +30,18 @@ from rpc.native.identity import identity_payload
 from rpc.native.views import _registry
 
 from . import logs
-from .chaindata import block_json, decode_raw, effective_gas_price, evm_txs, find_pending, find_tx, receipt_json, senders, tx_json
+from .chaindata import (
+    ETHEREUM_OPCODES,
+    block_json,
+    effective_gas_price,
+    evm_txs,
+    find_pending,
+    find_tx,
+    receipt_json,
+    senders,
+    tx_json,
+    view_of,
+)
 from .codec import (
     INVALID_INPUT,
     RpcError,
@@ -211,13 +222,12 @@ def pending_nonce(who: bytes) -> int:
     The mempool is read before the committed nonce: a block committed in between has then already
     raised the nonce past the transactions that left the mempool with it.
     """
-    rows = m.MempoolEntry.objects.filter(opcode=RAW_TX).order_by("seq").values_list("envelope", flat=True)[:MEMPOOL_SCAN]
+    rows = m.MempoolEntry.objects.filter(opcode__in=ETHEREUM_OPCODES).order_by("seq").values_list("envelope", flat=True)
     waiting: set[int] = set()
-    for envelope in rows:
-        raw = bytes(envelope)[1:]
+    for envelope in rows[:MEMPOOL_SCAN]:
         try:
-            tx = decode_raw(raw)
-            if senders.get(keccak(raw), tx) == who:
+            raw, tx, named = view_of(bytes(envelope))
+            if (named or senders.get(keccak(raw), tx)) == who:
                 waiting.add(tx.nonce)
         except Exception:  # an entry that no longer decodes is nobody's next nonce
             continue
@@ -268,11 +278,11 @@ def fee_history(block_count: Any, newest: Any, percentiles: Any = None) -> dict[
         return empty | ({"reward": []} if wanted is not None else {})
     first = max(0, last - count + 1)
     tips: dict[int, list[tuple[int, int]]] = {h: [] for h in range(first, last + 1)}
-    rows = m.Transaction.objects.filter(block_id__gte=first, block_id__lte=last, opcode=RAW_TX).values_list(
+    rows = m.Transaction.objects.filter(block_id__gte=first, block_id__lte=last, opcode__in=ETHEREUM_OPCODES).values_list(
         "block_id", "envelope", "receipt"
     )
     for height, envelope, receipt in rows.iterator(chunk_size=500):
-        tx = decode_raw(bytes(envelope)[1:])
+        tx = view_of(bytes(envelope))[1]
         gas = Receipt.decode(bytes(receipt)).gas_used
         tips[height].append((effective_gas_price(tx) - BASE_FEE_WEI, gas))
     out: dict[str, Any] = {
@@ -336,11 +346,11 @@ def get_transaction_by_hash(tx_hash: Any) -> dict[str, Any] | None:
     found = find_tx(wanted)
     if found is not None:
         return tx_json(found.tx, found.hash, found.sender, found)
-    raw = find_pending(wanted)
-    if raw is None:
+    envelope = find_pending(wanted)
+    if envelope is None:
         return None
-    tx = decode_raw(raw)
-    return tx_json(tx, wanted, senders.get(wanted, tx), None)
+    _raw, tx, named = view_of(envelope)
+    return tx_json(tx, wanted, named or senders.get(wanted, tx), None)
 
 
 @rpc("eth_getTransactionReceipt")
@@ -363,7 +373,7 @@ def get_block_by_hash(block_hash: Any, full: Any = False) -> dict[str, Any] | No
 
 
 def _count(row: tuple[int, bytes] | None) -> str | None:
-    return None if row is None else qty(m.Transaction.objects.filter(block_id=row[0], opcode=RAW_TX).count())
+    return None if row is None else qty(m.Transaction.objects.filter(block_id=row[0], opcode__in=ETHEREUM_OPCODES).count())
 
 
 @rpc("eth_getBlockTransactionCountByNumber")
@@ -590,6 +600,29 @@ def anvil_reset(options: Any = None) -> None:
 
 
 rpc("hardhat_reset")(anvil_reset)
+
+
+@rpc("anvil_dumpState")
+def anvil_dump_state(preserve_historical_states: Any = None) -> str:
+    """The whole chain — every VM's state, the blocks and their transactions — as a state file (docs/PROTOCOL.md
+    §16.1), 0x-hex: not anvil's own format, but what anvil_loadState takes back. anvil's optional flag is
+    accepted and changes nothing: the file always holds every block."""
+    import io
+
+    from nvmsite import devctl
+
+    out = io.BytesIO()
+    _dev(devctl.dump_state, out)
+    return data(out.getvalue())
+
+
+@rpc("anvil_loadState")
+def anvil_load_state(state: Any) -> bool:
+    """Replace the whole chain with a state file's (anvil merges accounts into its state; this replaces it)."""
+    from nvmsite import devctl
+
+    _dev(devctl.require_devnet)
+    return bool(_dev(devctl.load_state, [parse_data(state, "state")]))
 
 
 def _edit(envelope: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from chain.errors import ChainError
 from rpc.jsonrpc import Endpoint, RpcError
 
+from . import impersonate  # noqa: F401 — registers eth_sendTransaction and the impersonation methods
 from .codec import INVALID_INPUT
 from .methods import call_method
 

@@ -7,6 +7,7 @@ from typing import Any
 HEX = {"type": "string", "pattern": "^0x[0-9a-f]*$"}
 HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 NULLABLE_HEX = {"type": ["string", "null"], "pattern": "^0x[0-9a-f]*$"}
+STATE_FILE = {"type": "string", "contentMediaType": "application/gzip", "description": "a state file (docs/PROTOCOL.md §16.1)"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -386,9 +387,53 @@ DEV_PATHS: dict[str, Any] = {
         "set the balance of any address of any VM, in that VM's unit or in base units",
         {"address": {"type": "string"}, "amount": {"type": "string"}, "unit": {"enum": ["vm", "base"]}},
     ),
+    "/api/v1/dev/impersonate": {
+        "get": {
+            "summary": "who is impersonated: {auto, evm: [hex], tron: [hex]} (devnet mode only: 403 devnet_off otherwise)",
+            "responses": {
+                "200": {"description": "impersonated", "content": {"application/json": {"schema": {"type": "object"}}}},
+                **ERRORS,
+            },
+        },
+        **_dev_post(
+            "take unsigned transactions from an EVM (0x…) or Tron (T…) address — eth_sendTransaction, Tron's "
+            "broadcasttransaction without a signature — or stop (`stop`: true); `auto`: every address",
+            {"address": {"type": "string"}, "stop": {"type": "boolean"}, "auto": {"type": "boolean"}},
+        ),
+    },
     "/api/v1/dev/snapshot": _dev_post("a snapshot of the whole chain (state, blocks, mempool): its id", {}),
     "/api/v1/dev/revert": _dev_post("everything back to a snapshot (used up with later ones)", {"id": {"type": "integer"}}),
     "/api/v1/dev/reset": _dev_post("back to genesis, with an empty mempool", {}),
+    "/api/v1/dev/state": {
+        "get": {
+            "summary": "the whole chain as a state file: every VM's state, the blocks and their transactions "
+            "(docs/PROTOCOL.md §16.1; devnet mode only: 403 devnet_off otherwise)",
+            "parameters": [
+                {
+                    "name": "recent",
+                    "in": "query",
+                    "description": "the last n blocks only, instead of every block",
+                    "schema": {"type": "integer", "minimum": 256},
+                }
+            ],
+            "responses": {
+                "200": {"description": "gzip-compressed JSON lines", "content": {"application/gzip": {"schema": STATE_FILE}}},
+                **ERRORS,
+            },
+        },
+        "post": {
+            "summary": "replace the whole chain with a state file's (the body); the block producer checks it, writes it "
+            "in one database transaction and goes on from its head (devnet mode only: 403 devnet_off otherwise)",
+            "requestBody": {"required": True, "content": {"application/gzip": {"schema": STATE_FILE}}},
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"height": {"type": "integer"}, "hash": HEX32, "state_root": HEX32}},
+                    "the new head",
+                ),
+                **ERRORS,
+            },
+        },
+    },
     "/api/v1/dev/mining": _dev_post(
         "interval or on-demand block production",
         {"mode": {"enum": ["interval", "on_demand"]}, "interval_ms": {"type": "integer", "minimum": 10}},

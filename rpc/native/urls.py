@@ -18,7 +18,9 @@ urlpatterns = [
     path("dev/mining", views.dev_mining),
     path("dev/snapshot", views.dev_snapshot),
     path("dev/balance", views.dev_balance),
+    path("dev/impersonate", views.dev_impersonate),
     path("dev/revert", views.dev_revert),
     path("dev/reset", views.dev_reset),
+    path("dev/state", views.dev_state),
     re_path(r"^.*$", views.unknown),
 ]

@@ -6,6 +6,7 @@ written on a refused request.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from chain.blocks import Header
 from chain.dispatcher import VM_RANGES, Receipt
 from chain.errors import AdmissionError, ChainError
 from chain.hashing import H
-from chain.node import chain_id_of, decode_diff
+from chain.node import RECENT_BLOCKS, chain_id_of, decode_diff
 from chain.store import models as m
 from chain.store.sql import SqlEntries, head, nodes_on_path, require_head
 from chain.tree import StateTree, verify_proof
@@ -66,7 +67,7 @@ def api(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpRespo
             except AdmissionError as e:
                 return error(400, e.code, e.message)
             except ChainError as e:
-                return error({"no_genesis": 409, "devnet_off": 403}.get(e.code, 400), e.code, e.message)
+                return error({"no_genesis": 409, "devnet_off": 403, "too_large": 413}.get(e.code, 400), e.code, e.message)
             except Exception:
                 log.exception("unhandled error in %s", request.path)
                 return error(500, "internal_error", "the node failed to answer this request; see its log")
@@ -421,6 +422,27 @@ def dev_balance(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, "bad_address", str(e)) from None
 
 
+@api("GET", "POST")
+def dev_impersonate(request: HttpRequest) -> dict[str, Any]:
+    """GET: who is impersonated. POST `{"address": EVM 0x… or Tron T…, "stop": false}` starts (or stops) taking
+    unsigned transactions from the address (eth_sendTransaction, Tron's broadcast without a signature);
+    `{"auto": true}` takes them from every address. Answers `{"auto", "evm": [hex], "tron": [hex]}`."""
+    from nvmsite import devctl, impersonation
+
+    devctl.require_devnet()
+    if request.method == "GET":
+        return impersonation.state()
+    body = _body_json(request)
+    if "auto" in body:
+        if not isinstance(body["auto"], bool):
+            raise ApiError(400, "bad_request", "auto is true or false")
+        return impersonation.auto_impersonate(body["auto"])
+    stop = body.get("stop", False)
+    if not isinstance(stop, bool):
+        raise ApiError(400, "bad_request", "stop is true or false")
+    return impersonation.impersonate(str(body.get("address", "")), not stop)
+
+
 @api("POST")
 def dev_snapshot(request: HttpRequest) -> dict[str, Any]:
     """A snapshot of the whole chain: its id."""
@@ -444,6 +466,23 @@ def dev_reset(request: HttpRequest) -> dict[str, Any]:
 
     devctl.reset()
     return {"height": 0}
+
+
+@api("GET", "POST")
+def dev_state(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """GET: the whole chain as a state file (`?recent=n`: the last n blocks only, n >= 256); POST: the body is a
+    state file, which replaces the whole chain (docs/PROTOCOL.md §16.1); answers the new head."""
+    from nvmsite import devctl
+
+    devctl.require_devnet()
+    if request.method == "POST":
+        return devctl.load_state(iter(lambda: request.read(1 << 20), b""))
+    recent = int_param(request, "recent", None, RECENT_BLOCKS, 2**63 - 1)
+    out = io.BytesIO()
+    made = devctl.dump_state(out, recent)
+    response = HttpResponse(out.getvalue(), content_type="application/gzip")
+    response["Content-Disposition"] = f'attachment; filename="nvm-state-{made["height"]}.jsonl.gz"'
+    return response
 
 
 @api("GET", "POST", "PUT", "PATCH", "DELETE")

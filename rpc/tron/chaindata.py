@@ -19,7 +19,8 @@ from chain.ledger import sun_balance
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import HeadCachedEntries, header_at
-from engines.tvm.engine import RAW_TX
+from engines.tvm.engine import RAW_TX, TRON_OPCODES, raw_data_of
+from engines.tvm.proto import field
 
 from .codec import Shown, shown_in_tron
 
@@ -38,7 +39,15 @@ def header_by_tron_id(block_id: bytes) -> Header | None:
 
 
 def _tron_txs() -> object:
-    return m.Transaction.objects.filter(opcode=RAW_TX)
+    return m.Transaction.objects.filter(opcode__in=TRON_OPCODES)
+
+
+def transaction_bytes_of(envelope: bytes) -> bytes:
+    """A TVM envelope as the Tron `Transaction` it stands for: a 0x40's own bytes; an ACE call's (0x41) or an
+    impersonated one's (0x4F) raw_data without signatures (it has none a Tron wallet could check)."""
+    if envelope[0] == RAW_TX:
+        return envelope[1:]
+    return field(1, raw_data_of(envelope))
 
 
 _FIELDS = ("envelope", "block_id", "block__timestamp_ms", "position", "receipt")
@@ -49,7 +58,8 @@ def _shown(row: tuple[object, ...]) -> Shown | None:
     r = Receipt.decode(bytes(receipt))  # type: ignore[call-overload]
     if not shown_in_tron(r):
         return None
-    return Shown(bytes(envelope)[1:], int(height), int(timestamp_ms), int(position), r)  # type: ignore[call-overload]
+    body = transaction_bytes_of(bytes(envelope))  # type: ignore[call-overload]
+    return Shown(body, int(height), int(timestamp_ms), int(position), r)  # type: ignore[call-overload]
 
 
 def block_txs(height: int) -> list[Shown]:

@@ -60,6 +60,7 @@ def compute() -> dict[str, str]:
         **svm_vectors(),
         "bvm_ace_digest": bvm_ace_digest(),
         **tvm_vectors(),
+        **statefile_vectors(),
     }
 
 
@@ -153,6 +154,44 @@ def tvm_vectors() -> dict[str, str]:
         "tvm_contract_key": contract_key(creator).hex(),
         "tvm_multisign_digest": hashlib.sha256(owner + (2).to_bytes(4, "big") + bytes(32)).hexdigest(),
         "tvm_ace_digest": ace_digest(ace_unsigned(7231053, bytes(32), bytes.fromhex("0a020001"))).hex(),
+    }
+
+
+def statefile_vectors() -> dict[str, str]:
+    """A state file of one block (§16.1): a genesis of one legacy EVM account on chain 7231053, signed by the
+    validator of seed 00…1f; its lines as written, their SHA-256, and its head's hash."""
+    import gzip
+    import hashlib
+    import io
+
+    from chain import statefile
+    from chain.blocks import GENESIS_PARENT
+    from chain.genesis import parse
+
+    key = SigningKey(bytes(range(32)))
+    gen = parse(
+        {
+            "chain_id": 7231053,
+            "timestamp_ms": 1767225600000,
+            "alloc": [{"legacy": "evm", "address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "balance": "1000"}],
+        }
+    )
+    state = State({})
+    gen.populate(state)
+    entries = {k: v for k, v in state.block_diff().items() if v is not None}
+    empty = merkle_root([])
+    head = Header(0, GENESIS_PARENT, gen.timestamp_ms, build_root(entries), empty, empty, key.verify_key.encode()).sign(key)
+    addresses = sorted((n[1], n[2], n[3], 0) for n in state.notes if n[0] == "address")
+    mints = sorted((n[1], 0) for n in state.notes if n[0] == "mint")
+    out = io.BytesIO()
+    counts = statefile.Counts(len(entries), len(addresses), len(mints), 1, 0)
+    block = statefile.FileBlock(head, None, [])
+    statefile.write(out, 7231053, head.hash, head, counts, sorted(entries.items()), addresses, mints, [block])
+    lines = gzip.decompress(out.getvalue())
+    return {
+        "statefile_example_lines": lines.decode(),
+        "statefile_example_sha256": hashlib.sha256(lines).hexdigest(),
+        "statefile_example_head_hash": head.hash.hex(),
     }
 
 

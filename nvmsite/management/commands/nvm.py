@@ -81,6 +81,18 @@ class Command(BaseCommand):
         rev = dev.add_parser("revert", help="everything back to a snapshot")
         rev.add_argument("id", type=int)
         dev.add_parser("reset", help="back to genesis")
+        imp = dev.add_parser("impersonate", help="take unsigned transactions from an EVM or Tron address (or stop)")
+        imp.add_argument("address", nargs="?", help="0x… or T…; none: show who is impersonated")
+        imp.add_argument("--stop", action="store_true")
+        imp.add_argument("--auto", choices=["on", "off"], help="every address, or only those listed")
+
+        state = sub.add_parser("state", help="the whole chain as a file (devnet mode only)")
+        files = state.add_subparsers(dest="state_action", required=True)
+        dump = files.add_parser("dump", help="write every VM's state and the blocks to FILE (gzip-compressed JSON lines)")
+        dump.add_argument("file", type=Path)
+        dump.add_argument("--recent", type=int, help="the last N blocks (at least 256) instead of every block")
+        load = files.add_parser("load", help="replace the whole chain with FILE's (docs/PROTOCOL.md §16.1)")
+        load.add_argument("file", type=Path)
 
         ident = sub.add_parser("identity", help="ACE identities").add_subparsers(dest="identity_action", required=True)
         new = ident.add_parser("new", help="a new identity (random REV, or --rev for a deterministic one)")
@@ -243,9 +255,38 @@ class Command(BaseCommand):
         elif action == "reset":
             devctl.reset()
             self.emit({"height": 0})
+        elif action == "impersonate":
+            from nvmsite import impersonation
+
+            devctl.require_devnet()
+            if opts["auto"]:
+                self.emit(impersonation.auto_impersonate(opts["auto"] == "on"))
+            elif opts["address"]:
+                self.emit(impersonation.impersonate(opts["address"], not opts["stop"]))
+            else:
+                self.emit(impersonation.state())
         else:
             devctl.require_devnet()
             self.emit(devctl.controls())
+
+    def do_state(self, opts: dict[str, Any]) -> None:
+        from nvmsite import devctl
+
+        path: Path = opts["file"]
+        if opts["state_action"] == "load":
+            self.emit({"file": str(path), **devctl.load_state_offline(path)})
+            return
+        devctl.require_devnet()
+        part = path.with_name(path.name + ".part")  # FILE appears whole or not at all
+        try:
+            with part.open("wb") as f:
+                info = devctl.dump_state(f, opts["recent"])
+            part.replace(path)
+        except OSError as e:
+            raise ChainError(f"cannot write {path}: {e.strerror or e}", "io_error") from None
+        finally:
+            part.unlink(missing_ok=True)
+        self.emit({"file": str(path), "bytes": path.stat().st_size, **info})
 
     def do_identity(self, opts: dict[str, Any]) -> None:
         if opts["identity_action"] == "new":

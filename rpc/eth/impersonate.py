@@ -1,0 +1,74 @@
+"""Impersonation in the Ethereum dialect (issue 10): `anvil_impersonateAccount` / `anvil_stopImpersonatingAccount`
+(and hardhat's names), `anvil_autoImpersonateAccount`, and `eth_sendTransaction` from an impersonated address —
+an unsigned EIP-1559 transaction the node wraps as the EVM's 0x1F envelope (docs/PROTOCOL.md §16), so it runs,
+is mined and is found by its hash like any other. The node holds no keys: from any other address
+`eth_sendTransaction` is refused, and outside devnet mode all of it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.vm.forks.shanghai import ShanghaiVM
+
+from chain.errors import AdmissionError
+from chain.store.sql import consistent_reads
+from engines.evm.engine import BASE_FEE_WEI, impersonated_envelope
+from nvmsite import impersonation
+from nvmsite.node import admit_to_mempool
+
+from .codec import INVALID_INPUT, RpcError, address_out, data, invalid, parse_address, parse_bool, parse_quantity
+from .methods import SUGGESTED_TIP_WEI, _dev, chain_id, evm_engine, pending_nonce, rpc
+from .simulate import Simulator, parse_call_args
+
+_builder: Any = ShanghaiVM.get_transaction_builder()
+
+
+@rpc("anvil_impersonateAccount")
+def impersonate_account(address: Any) -> None:
+    _dev(impersonation.impersonate, address_out(parse_address(address)), True)
+
+
+@rpc("anvil_stopImpersonatingAccount")
+def stop_impersonating(address: Any) -> None:
+    _dev(impersonation.impersonate, address_out(parse_address(address)), False)
+
+
+rpc("hardhat_impersonateAccount")(impersonate_account)
+rpc("hardhat_stopImpersonatingAccount")(stop_impersonating)
+
+
+@rpc("anvil_autoImpersonateAccount")
+def auto_impersonate(enabled: Any) -> None:
+    _dev(impersonation.auto_impersonate, parse_bool(enabled, "enabled"))
+
+
+@rpc("eth_sendTransaction")
+def send_transaction(obj: Any) -> str:
+    """An impersonated address's transaction: gas estimated and the nonce taken after its waiting ones unless
+    given, a tip of the suggested one and a max fee of twice the base fee plus it unless given."""
+    args = parse_call_args(obj)
+    if not isinstance(obj, dict) or obj.get("from") is None:
+        raise invalid('eth_sendTransaction needs "from"')
+    if not impersonation.impersonating("evm", args.sender):
+        raise RpcError(
+            INVALID_INPUT,
+            f"no signer for {address_out(args.sender)}: this node holds no keys — sign the transaction and use "
+            "eth_sendRawTransaction, or impersonate the address first (anvil_impersonateAccount, devnet mode)",
+        )
+    engine = evm_engine()
+    if args.max_fee_per_gas is None:
+        args.max_priority_fee_per_gas = SUGGESTED_TIP_WEI
+        args.max_fee_per_gas = 2 * BASE_FEE_WEI + SUGGESTED_TIP_WEI
+    nonce = parse_quantity(obj["nonce"], "nonce", 2**64 - 1) if obj.get("nonce") is not None else pending_nonce(args.sender)
+    if args.gas is None:
+        with consistent_reads():
+            args.gas = Simulator(engine).estimate_gas(args)
+    tx = _builder.new_dynamic_fee_transaction(
+        chain_id(), nonce, args.max_priority_fee_per_gas, args.max_fee_per_gas, args.gas, args.to, args.value,
+        args.data, [(a, tuple(slots)) for a, slots in args.access_list], 0, 0, 0,
+    )  # fmt: skip
+    try:
+        admitted = admit_to_mempool(impersonated_envelope(args.sender, tx.encode()))
+    except AdmissionError as e:
+        raise RpcError(INVALID_INPUT, e.message, {"reason": e.code}) from None
+    return data(admitted.ids[0])
