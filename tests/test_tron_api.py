@@ -24,7 +24,8 @@ from eth_abi.abi import encode
 from eth_hash.auto import keccak
 
 from chain.address import evm_text, tron_text
-from chain.identity import legacy_id_com, vm_address
+from chain.identity import erc20_address, legacy_id_com, vm_address
+from chain.ledger import NATIVE_MINT
 from tests.support.devnet import devnet_with_genesis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,6 +265,20 @@ def test_the_owner_paid_exactly_the_energy_fees_in_sun(trc20: dict[str, Any]) ->
     fees = sum(trc20[k]["fee"] for k in ("deployed", "sent_info", "reverted_info"))
     assert fees == sum(trc20[k]["receipt"]["energy_usage_total"] * 100 for k in ("deployed", "sent_info", "reverted_info"))
     assert trc20["account"]["balance"] == trc20["start_sun"] - fees
+
+
+def test_a_mints_trc20_view_is_the_one_ledger_for_tronpy(api: str, sent: dict[str, Any]) -> None:
+    """The native mint seen as a TRC-20 (its ERC-20 view's address in Tron form): tronpy reads its ABI, its
+    balanceOf is the owner's balance in base units, and a transfer through it moves the same balance TRX shows."""
+    view = tron_text(b"\x41" + erc20_address(NATIVE_MINT))
+    r = tronpy("mintview", api, KEY.hex(), tron_text(RECEIVER), view)
+    assert r["symbol"] == "NVM" and r["decimals"] == 9
+    assert r["info"]["receipt"]["result"] == "SUCCESS" and r["info"]["receipt"]["energy_usage_total"] > 0
+    # the owner's one balance paid both the tokens and, in TRX, the energy
+    assert r["after"]["owner"] == r["before"]["owner"] - 5_000_000 - r["info"]["fee"] * BASE_PER_SUN
+    assert r["after"]["to"] == r["before"]["to"] + 5_000_000
+    assert r["after"]["to"] == (AMOUNT_SUN * BASE_PER_SUN) + 5_000_000  # the TRX it was paid, in base units
+    assert float(r["to_account"]) * 10**6 == AMOUNT_SUN + 5_000  # 5,000,000 base units are 5,000 sun
 
 
 if __name__ == "__main__":  # pragma: no cover

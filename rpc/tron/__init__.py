@@ -40,8 +40,9 @@ in the mempool or a block is `DUP_TRANSACTION_ERROR`). Addresses are taken as `T
 `result.message` = hex of "REVERT opcode executed" with the revert data as the result and the transaction's
 `ret` FAILED, as java-tron answers; another failure is `{"result": {"code": "OTHER_ERROR", …}}`. `estimateenergy`
 answers the energy that run spent (`energy_required`). `getcontract` / `getcontractinfo` answer the stored
-`SmartContract` (ABI as java-tron prints it, its enum names) with the runtime `bytecode`; `{}` for an address
-without code.
+`SmartContract` (ABI as java-tron prints it, its enum names) with the runtime `bytecode`; a mint's TRC-20 view
+(the ERC-20 view's 20 bytes as a Tron address: the one ledger's token) answers its name and TIP-20's ABI, so
+tronpy's `get_contract` drives it; `{}` for an address without code.
 
 **Accounts.** An account is the identity the reverse index binds to the address (a legacy Tron wallet, or
 any identity's derived Tron address): `balance` in sun, `create_time` the time of the block that bound it,

@@ -143,3 +143,35 @@ def abi_json(raw: bytes) -> dict[str, Any]:
     except ProtoError:
         return {}
     return {"entrys": entries} if entries else {}
+
+
+def _function(name: str, inputs: list[tuple[str, str]], outputs: list[str], mutability: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "type": "Function", "stateMutability": mutability}
+    if inputs:
+        entry["inputs"] = [{"name": n, "type": t} for n, t in inputs]
+    if outputs:
+        entry["outputs"] = [{"type": t} for t in outputs]
+    if mutability == "View":
+        entry["constant"] = True
+    return entry
+
+
+def _event(name: str, params: list[tuple[str, str, bool]]) -> dict[str, Any]:
+    inputs = [{"indexed": True, "name": n, "type": t} if indexed else {"name": n, "type": t} for n, t, indexed in params]
+    return {"name": name, "type": "Event", "inputs": inputs}
+
+
+# What a mint's TRC-20 view answers (engines/evm/contracts.py `erc20`): TIP-20's interface, as java-tron prints it
+TRC20_VIEW_ABI: list[dict[str, Any]] = [
+    _function("name", [], ["string"], "View"),
+    _function("symbol", [], ["string"], "View"),
+    _function("decimals", [], ["uint8"], "View"),
+    _function("totalSupply", [], ["uint256"], "View"),
+    _function("balanceOf", [("owner", "address")], ["uint256"], "View"),
+    _function("allowance", [("owner", "address"), ("spender", "address")], ["uint256"], "View"),
+    _function("transfer", [("to", "address"), ("value", "uint256")], ["bool"], "Nonpayable"),
+    _function("approve", [("spender", "address"), ("value", "uint256")], ["bool"], "Nonpayable"),
+    _function("transferFrom", [("from", "address"), ("to", "address"), ("value", "uint256")], ["bool"], "Nonpayable"),
+    _event("Transfer", [("from", "address", True), ("to", "address", True), ("value", "uint256", False)]),
+    _event("Approval", [("owner", "address", True), ("spender", "address", True), ("value", "uint256", False)]),
+]

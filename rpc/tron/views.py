@@ -21,7 +21,9 @@ from eth_hash.auto import keccak
 from eth_typing import Address
 
 from chain.errors import AdmissionError, ChainError, ExecutionError
+from chain.ledger import get_mint
 from chain.store.sql import consistent_reads, header_at, require_head
+from engines.evm.contracts import mint_at
 from engines.tvm.accounts import TronAccounts, contract_key
 from engines.tvm.engine import (
     ENERGY_PRICE_SUN,
@@ -43,6 +45,7 @@ from rpc.eth.simulate import CALL_TIMEOUT_S, CallTimeout, TimedOpcodes, next_blo
 from rpc.jsonbody import too_deep
 
 from . import chaindata as cd
+from .abi import TRC20_VIEW_ABI
 from .codec import (
     RequestError,
     block_json,
@@ -481,7 +484,13 @@ def _contract(params: dict[str, Any]) -> tuple[bytes, bytes, dict[str, Any]] | N
         return None
     stored = st.get(contract_key(address[1:]))
     visible = visible_of(params)
-    meta = smart_contract_json(stored, visible) if stored is not None else {"contract_address": show_address(address, visible)}
+    if stored is not None:
+        return address, code, smart_contract_json(stored, visible)
+    meta: dict[str, Any] = {"contract_address": show_address(address, visible)}
+    mint = mint_at(st, address[1:])
+    record = None if mint is None else get_mint(st, mint)
+    if record is not None:  # a mint's TRC-20 view: the one ledger's token, with TIP-20's ABI
+        meta.update({"name": record.name, "abi": {"entrys": TRC20_VIEW_ABI}, "consume_user_resource_percent": 100})
     return address, code, meta
 
 

@@ -7,6 +7,7 @@ one JSON object that the test asserts on.
     tron_client.py refused <api> <key hex> <to> <sun> <kind>     kind: expired | tapos | badsig
     tron_client.py rebroadcast <api> <signed tx JSON>            post a signed transaction again
     tron_client.py trc20 <api> <key hex> <to> <artifact JSON>    deploy a TRC-20, transfer, balanceOf, a revert
+    tron_client.py mintview <api> <key hex> <to> <view address>  a mint's TRC-20 view: read it, transfer through it
 
 `<api>` is the base URL with its trailing slash, e.g. http://127.0.0.1:8000/api/tron/.
 """
@@ -134,7 +135,31 @@ def trc20(api: str, key_hex: str, to: str, artifact: str) -> dict[str, Any]:
     }
 
 
-COMMANDS = {"transfer": transfer, "read": read, "refused": refused, "rebroadcast": rebroadcast, "trc20": trc20}
+def mintview(api: str, key_hex: str, to: str, view: str) -> dict[str, Any]:
+    tron, key = client(api), PrivateKey(bytes.fromhex(key_hex))
+    owner = key.public_key.to_base58check_address()
+    token = tron.get_contract(view)
+    before = {"owner": token.functions.balanceOf(owner), "to": token.functions.balanceOf(to)}
+    sent = token.functions.transfer(to, 5_000_000).with_owner(owner).fee_limit(100 * 10**6).build().sign(key)
+    info = sent.broadcast().wait(timeout=60, interval=0.5)
+    return {
+        "symbol": token.functions.symbol(),
+        "decimals": token.functions.decimals(),
+        "before": before,
+        "info": info,
+        "after": {"owner": token.functions.balanceOf(owner), "to": token.functions.balanceOf(to)},
+        "to_account": tron.get_account_balance(to),
+    }
+
+
+COMMANDS = {
+    "transfer": transfer,
+    "read": read,
+    "refused": refused,
+    "rebroadcast": rebroadcast,
+    "trc20": trc20,
+    "mintview": mintview,
+}
 
 if __name__ == "__main__":
     print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:]), default=str))
