@@ -120,3 +120,26 @@ def test_impersonation_is_refused_outside_devnet_mode(client, settings):
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [{"from": WHALE, "to": BOB}]}
     assert "no signer" in client.post("/rpc/eth", body, content_type="application/json").json()["error"]["message"]
     assert client.get("/devnet").status_code == 403
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_accounts", "params": []}
+    assert client.post("/rpc/eth", body, content_type="application/json").json()["result"] == []  # no key unlocked
+    dev = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction"}
+    dev["params"] = [{"from": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "to": BOB}]
+    assert "no signer" in client.post("/rpc/eth", dev, content_type="application/json").json()["error"]["message"]
+
+
+def test_the_genesis_dev_accounts_are_unlocked_as_on_a_local_evm_devnet(w3):
+    """eth_accounts names anvil's #0–#2 (their keys are in the genesis); eth_sendTransaction from one is signed with
+    its key — a real signature that recovers to it."""
+    assert w3.eth.accounts == [
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    ]
+    sender = w3.eth.accounts[0]
+    before = w3.eth.get_balance(BOB)
+    tx_hash = w3.eth.send_transaction({"from": sender, "to": BOB, "value": 777})
+    assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
+    assert w3.eth.get_balance(BOB) == before + 777
+    tx = w3.eth.get_transaction(tx_hash)
+    # a signed raw transaction (0x10): its sender is what its signature recovers to
+    assert int.from_bytes(tx["r"], "big") != 0 and tx["from"] == sender

@@ -120,7 +120,8 @@ def deploy(w3: Web3, runtime: bytes) -> str:
 def test_identifies_the_chain_and_the_node(w3, url):
     assert w3.is_connected()
     assert w3.eth.chain_id == CHAIN_ID and w3.net.version == str(CHAIN_ID) and w3.net.listening
-    assert w3.eth.syncing is False and w3.eth.accounts == []
+    assert w3.eth.syncing is False
+    assert w3.eth.accounts[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # devnet mode: genesis's unlocked dev accounts
     assert w3.client_version.startswith("nvm-devnet/")
     assert w3.eth.gas_price == GWEI and w3.eth.max_priority_fee == 0
     genesis = w3.eth.get_block(0)

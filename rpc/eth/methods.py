@@ -181,7 +181,11 @@ def syncing() -> bool:
 
 @rpc("eth_accounts")
 def eth_accounts() -> list[str]:
-    return []  # the node holds no user keys: wallets sign and send raw transactions
+    """In devnet mode the genesis's unlocked dev accounts (rpc/eth/impersonate.py); otherwise none: the node holds
+    no user keys, wallets sign and send raw transactions."""
+    from .impersonate import dev_accounts
+
+    return dev_accounts()
 
 
 @rpc("eth_coinbase")
