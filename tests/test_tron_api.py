@@ -283,3 +283,24 @@ def test_a_mints_trc20_view_is_the_one_ledger_for_tronpy(api: str, sent: dict[st
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_contract_endpoints_answer_bad_requests_in_trons_dialect(node: str, api: str) -> None:
+    before = status(node)
+    owner, stranger = tron_text(OWNER), tron_text(RECEIVER)
+    bad_abi = post(api + "wallet/deploycontract", {"owner_address": owner, "abi": "{not json", "bytecode": "00", "visible": True})
+    assert "abi is not JSON" in bad_abi["Error"]
+    too_dear = {"owner_address": owner, "abi": [], "bytecode": "6000", "fee_limit": 15_000 * 10**6 + 1, "visible": True}
+    too_dear |= {"origin_energy_limit": 1, "consume_user_resource_percent": 100}
+    assert post(api + "wallet/deploycontract", too_dear)["Error"].startswith("Contract validate error : feeLimit")
+    call = {"owner_address": owner, "contract_address": stranger, "function_selector": "f()", "visible": True}
+    for path, text in (
+        ("wallet/triggersmartcontract", "No contract or not a smart contract"),
+        ("wallet/triggerconstantcontract", "Smart contract is not exist."),
+    ):
+        answer = post(api + path, call)["result"]
+        assert answer["code"] == "CONTRACT_VALIDATE_ERROR" and bytes.fromhex(answer["message"]).decode() == text
+    assert "function_selector" in post(api + "wallet/triggersmartcontract", {**call, "function_selector": 7})["Error"]
+    assert post(api + "wallet/getcontract", {"value": stranger, "visible": True}) == {}
+    assert "Invalid value" in post(api + "wallet/getcontract", {"value": "T123"})["Error"]
+    assert status(node) == before
