@@ -1,12 +1,14 @@
 """Parallel block execution (issue 6, first part): the batch and shard schedules give the sequential
-result byte for byte — state roots, receipts, per-transaction diffs, notes — on random native, EVM and
-Solana blocks with conflicts, failures, new addresses, allowances and context tags."""
+result byte for byte — state roots, receipts, per-transaction diffs, notes — on random native, EVM, Solana and
+Tron blocks (TRX transfers and contract calls, some reverting) with conflicts, failures, new addresses,
+allowances and context tags."""
 
 from __future__ import annotations
 
 import itertools
 from functools import cache
 
+import coincurve
 import hypothesis.strategies as st
 import pytest
 from eth_account import Account
@@ -22,6 +24,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import create_idempotent_associated_token_account, get_associated_token_address, transfer_checked
 from spl.token.models import TransferCheckedParams
 
+from chain.address import tron_text
 from chain.dispatcher import Access, Registry
 from chain.genesis import parse
 from chain.hashing import H
@@ -37,6 +40,9 @@ from engines.native import make_engine
 from engines.native import tx as t
 from engines.native.client import AceSigner
 from engines.svm import make_engine as svm_engine
+from engines.tvm import make_engine as tvm_engine
+from engines.tvm.engine import contract_address_of, tron_block_id
+from engines.tvm.proto import field
 
 CHAIN_ID = 7231053
 REVS = [H(b"parallel/%d" % i) for i in range(6)]
@@ -86,6 +92,7 @@ def registry() -> Registry:
     reg.register(make_engine(VALIDATOR, None))
     reg.register(evm_engine(VALIDATOR, None))
     reg.register(svm_engine(VALIDATOR, None))
+    reg.register(tvm_engine(VALIDATOR, None))
     return reg
 
 
@@ -127,6 +134,54 @@ def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
     return Pool(send, workers, min_group=2)
 
 
+TRON_KEYS = [coincurve.PrivateKey(H(b"parallel/tron/%d" % i)) for i in range(2)]
+TRON_STRANGER = b"\x41" + H(b"parallel/tron/stranger")[:20]
+# runtime: slot 0 = the calldata word; REVERT when it is 1
+TRON_RUNTIME = bytes.fromhex("600035600055600035600114601057005b60006000fd")
+TRON_FEE_LIMIT = 10**8  # sun
+
+
+def tron_address(key: coincurve.PrivateKey) -> bytes:
+    from eth_hash.auto import keccak
+
+    return b"\x41" + keccak(key.public_key.format(compressed=False)[1:])[-20:]
+
+
+def tron_envelope(key: coincurve.PrivateKey, kind: int, name: str, body: bytes, serial: int) -> tuple[bytes, bytes]:
+    """A signed 0x40 transaction referring to the genesis block, unique by its memo (`serial`); and its txid."""
+    import hashlib
+
+    block_id = tron_block_id(0, bytes(genesis_hash()))
+    contract = field(1, kind) + field(2, field(1, f"type.googleapis.com/protocol.{name}".encode()) + field(2, body))
+    raw = field(1, block_id[6:8]) + field(4, block_id[8:16]) + field(8, 10**7) + field(10, b"%d" % serial)
+    raw += field(11, contract) + field(18, TRON_FEE_LIMIT)
+    txid = hashlib.sha256(raw).digest()
+    return b"\x40" + field(1, raw) + field(2, key.sign_recoverable(txid, hasher=None)), txid
+
+
+@cache
+def tron_deploy() -> tuple[bytes, bytes]:
+    """The setup block's contract deployment (the same bytes for every chain): its envelope and the contract."""
+    owner = tron_address(TRON_KEYS[0])
+    n = len(TRON_RUNTIME)
+    initcode = bytes([0x60, n, 0x60, 0x0C, 0x60, 0x00, 0x39, 0x60, n, 0x60, 0x00, 0xF3]) + TRON_RUNTIME
+    smart = field(1, owner) + field(4, initcode) + field(6, 100) + field(8, 10**7)
+    env, txid = tron_envelope(TRON_KEYS[0], 30, "CreateSmartContract", field(1, owner) + field(2, smart), -1)
+    return env, contract_address_of(txid, owner)
+
+
+def tvm_op(kind: str, who: int, other: int, amount: int, serial: int) -> bytes:
+    key = TRON_KEYS[who % 2]
+    owner = tron_address(key)
+    if kind == "tvm_transfer":
+        to = TRON_STRANGER if other % 3 == 2 else tron_address(TRON_KEYS[(who + 1) % 2])
+        body = field(1, owner) + field(2, to) + field(3, min(amount, 10**6))  # within what admission lets through
+        return tron_envelope(key, 1, "TransferContract", body, serial)[0]
+    word = (1 if amount == 1 else amount + serial).to_bytes(32, "big")  # amount 1 makes the call revert
+    body = field(1, owner) + field(2, tron_deploy()[1]) + field(4, word)
+    return tron_envelope(key, 31, "TriggerSmartContract", body, serial)[0]
+
+
 SERIALS = itertools.count()
 TOKEN_MINT = H(b"parallel/token")  # a ledger mint the Solana wallets hold, moved by SPL TransferChecked
 
@@ -136,6 +191,7 @@ def chain_for(strategy: str, pool: Pool | None = None) -> Chain:
     alloc = [{"id_com": "0x" + s.id_com.hex(), "balance": str(10**12)} for s in SIGNERS]
     alloc += [{"legacy": "evm", "address": a.address, "balance": str(10**12)} for a in EVM_KEYS]
     alloc += [{"legacy": "svm", "address": str(k.pubkey()), "balance": str(10**12)} for k in SOL_KEYS]
+    alloc += [{"legacy": "tron", "address": tron_text(tron_address(k)), "balance": str(10**15)} for k in TRON_KEYS]
     gen = parse({"chain_id": CHAIN_ID, "timestamp_ms": 0, "alloc": alloc})
 
     def populate(state: State) -> None:
@@ -193,6 +249,8 @@ op = st.tuples(
             "evm_call",
             "svm_transfer",
             "spl_transfer",
+            "tvm_transfer",
+            "tvm_call",
         ]
     ),
     st.integers(0, len(SIGNERS) - 1),  # signer
@@ -210,6 +268,9 @@ def envelopes(ops, nonces: list[int], evm_nonces: list[int] | None = None) -> li
         if kind in ("svm_transfer", "spl_transfer"):
             make = svm_envelope if kind == "svm_transfer" else spl_envelope
             out.append(make(who, other, amount, next(SERIALS)))  # no two Solana transfers alike, across blocks
+            continue
+        if kind.startswith("tvm"):
+            out.append(tvm_op(kind, who, other, amount, next(SERIALS)))
             continue
         if kind.startswith("evm"):
             out.append(evm_envelope(who, evm_nonces[who % 3], kind, other, amount))
@@ -256,7 +317,7 @@ def fingerprint(block):
 def test_every_strategy_gives_the_sequential_block(blocks_ops):
     nonces = [1] * len(SIGNERS)  # nonce 0 opens each account
     evm_nonces = [0] * len(EVM_KEYS)
-    setup = [s.create_account() for s in SIGNERS] + sol_setup()
+    setup = [s.create_account() for s in SIGNERS] + sol_setup() + [tron_deploy()[0]]
     blocks = [setup] + [envelopes(ops, nonces, evm_nonces) for ops in blocks_ops]
     seq, _ = run("sequential", blocks)
     for strategy, pool in (
@@ -409,3 +470,16 @@ def test_independent_spl_transfers_share_a_batch_without_falling_back():
     block = chain.produce(100, timestamp_ms=2000)
     assert block.txs and all(e.receipt.success for e in block.txs)
     assert block.schedule["batches"] == [len(block.txs)] and "fallback" not in block.schedule
+
+
+@pytest.mark.parametrize("strategy", ["batched", "sharded"])
+def test_tron_contract_calls_and_transfers_run_as_globals_with_the_sequential_result(strategy):
+    setup = [s.create_account() for s in SIGNERS] + sol_setup() + [tron_deploy()[0]]
+    ops = [("tvm_call", 0, 0, 5), ("tvm_call", 1, 0, 1), ("tvm_transfer", 0, 2, 10**9)]
+    block = [tvm_op(k, w, o, a, 100 + i) for i, (k, w, o, a) in enumerate(ops)]
+    seq, _ = run("sequential", [setup, block])
+    other, _ = run(strategy, [setup, block])
+    assert [fingerprint(b) for b in other] == [fingerprint(b) for b in seq]
+    assert seq[0].txs[-1].receipt.success  # the deployment
+    codes = [e.receipt.code for e in seq[1].txs]
+    assert codes == ["", "REVERT", ""]  # a call, a call that reverts (its energy paid), a TRX transfer
