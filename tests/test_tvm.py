@@ -39,15 +39,20 @@ OWNER = address(KEY)
 BOB = address(coincurve.PrivateKey(bytes(range(2, 34))))
 
 
-@pytest.fixture
-def node():
+def tron_chain(funds_sun: int = FUNDS) -> Chain:
+    """A chain with the native, EVM and TVM engines whose genesis gives OWNER `funds_sun` sun."""
     reg = Registry()
     for engine in (native_engine(), evm_engine(), make_engine()):
         reg.register(engine)
     chain = Chain(MemoryStore(), reg, SigningKey(bytes(range(5, 37))))
-    alloc = [{"legacy": "tron", "address": tron_text(OWNER), "balance": str(FUNDS * SUN)}]
+    alloc = [{"legacy": "tron", "address": tron_text(OWNER), "balance": str(funds_sun * SUN)}]
     chain.create_genesis(parse({"chain_id": CHAIN_ID, "alloc": alloc}).populate, 1_700_000_000_000)
     return chain
+
+
+@pytest.fixture
+def node():
+    return tron_chain()
 
 
 def transfer(

@@ -16,20 +16,13 @@ from nacl.signing import SigningKey
 from rlp import decode as rlp_decode
 
 from chain.address import tron_text
-from chain.dispatcher import Registry
-from chain.genesis import parse
 from chain.identity import legacy_id_com
 from chain.ledger import FEE_COLLECTOR, NATIVE_MINT, balance, sun_balance, wei_balance
-from chain.memstore import MemoryStore
-from chain.node import Chain
 from chain.state import State
-from engines.evm import make_engine as evm_engine
-from engines.native import make_engine as native_engine
-from engines.tvm import make_engine
 from engines.tvm.engine import CONTRACT_RESULT_CODES, ENERGY_PRICE_SUN, contract_address_of, tron_block_id
 from engines.tvm.proto import field
 from engines.tvm.vm import MIN_TOKEN_ID
-from tests.test_tvm import BOB, CHAIN_ID, KEY, OWNER, SUN, address, refused
+from tests.test_tvm import BOB, CHAIN_ID, KEY, OWNER, SUN, address, refused, tron_chain
 
 FUNDS = 100_000 * 10**6  # 100,000 TRX: a TRC-20's deployment costs tens of TRX at the energy price
 TOKEN = json.loads((Path(__file__).parent / "data" / "solidity" / "Token.json").read_text())
@@ -42,13 +35,7 @@ SELECTOR = {name: keccak(sig.encode())[:4] for name, sig in {
 
 @pytest.fixture
 def node():
-    reg = Registry()
-    for engine in (native_engine(), evm_engine(), make_engine()):
-        reg.register(engine)
-    chain = Chain(MemoryStore(), reg, SigningKey(bytes(range(5, 37))))
-    alloc = [{"legacy": "tron", "address": tron_text(OWNER), "balance": str(FUNDS * SUN)}]
-    chain.create_genesis(parse({"chain_id": CHAIN_ID, "alloc": alloc}).populate, 1_700_000_000_000)
-    return chain
+    return tron_chain(FUNDS)
 
 
 def signed(
