@@ -63,7 +63,7 @@ from chain.ledger import BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, credit, debit
 from chain.state import State
 
 from .accounts import TronAccounts, contract_key, tron_address
-from .contracts import Create, Trigger, parse_create, parse_trigger
+from .contracts import Create, Trigger, parse_create, parse_trigger, stored_fields
 from .proto import ProtoError, TronTx, as_bytes, as_int, field, message, parse_transaction
 from .vm import TokenShortfall, TransferFailed, TronState
 
@@ -620,7 +620,5 @@ def _trx(sun: int) -> str:
 
 def _metadata(stored: bytes) -> tuple[bytes, int, int]:
     """A stored contract's origin, consume_user_resource_percent and origin_energy_limit."""
-    from .contracts import stored_fields
-
     found = stored_fields(stored)
     return as_bytes(found, 1), as_int(found, 6), as_int(found, 8)
