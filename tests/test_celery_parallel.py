@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from nvmsite import celery_app
 from nvmsite.tasks import celery_pool
-from tests.test_parallel import EVM_KEYS, SIGNERS, VALIDATOR, envelopes, fingerprint, op, run
+from tests.test_parallel import EVM_KEYS, SIGNERS, VALIDATOR, envelopes, fingerprint, op, run, tron_deploy
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,8 @@ def broker(tmp_path: Path) -> Iterator[Path]:
 
 def blocks_of(ops_per_block: list[list[tuple]]) -> list[list[bytes]]:
     nonces, evm_nonces = [1] * len(SIGNERS), [0] * len(EVM_KEYS)
-    return [[s.create_account() for s in SIGNERS]] + [envelopes(ops, nonces, evm_nonces) for ops in ops_per_block]
+    setup = [s.create_account() for s in SIGNERS] + [tron_deploy()[0]]  # tvm_call ops call the deployed contract
+    return [setup] + [envelopes(ops, nonces, evm_nonces) for ops in ops_per_block]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

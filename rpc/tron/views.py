@@ -215,19 +215,23 @@ def _owner_permission(address: bytes, visible: bool) -> dict[str, Any]:
 @tron()
 def getaccount(params: dict[str, Any]) -> dict[str, Any]:
     """The account's balance in sun (floored), when it was bound (`create_time`) and its owner permission
-    (its own key); `{}` for an address the chain does not know, as Tron answers."""
+    (its own key); a contract is an account too (`type` Contract) even before it holds TRX; `{}` for an address
+    the chain does not know, as Tron answers."""
     address, visible = parse_tron_address(params.get("address")), visible_of(params)
     st = cd.state()
     who = cd.account_of(address, st)
-    if who is None:
+    contract = bool(TronAccounts(st).get_code(Address(address[1:])))
+    if who is None and not contract:
         return {}
     out: dict[str, Any] = {"address": show_address(address, visible)}
-    sun = cd.balance_sun(who, st)
+    sun = 0 if who is None else cd.balance_sun(who, st)
     if sun:
         out["balance"] = sun
     created = cd.bound_at_ms(address)
     if created:
         out["create_time"] = created
+    if contract:
+        out["type"] = "Contract"  # java-tron's AccountType of a contract (a wallet's, Normal, is the default)
     out["account_resource"] = {}
     out["owner_permission"] = _owner_permission(address, visible)
     return out

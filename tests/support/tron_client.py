@@ -120,6 +120,7 @@ def trc20(api: str, key_hex: str, to: str, artifact: str) -> dict[str, Any]:
         "deploy_txid": deploy.txid,
         "deployed": deployed,
         "getcontract": tron.provider.make_request("wallet/getcontract", {"value": address, "visible": True}),
+        "contract_account": tron.get_account(address),
         "functions": sorted(f for f in dir(token.functions) if not f.startswith("_")),
         "balance_before": before,
         "sent_txid": sent.txid,
