@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import coincurve
 from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, serialize_compact
@@ -36,7 +37,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
-from .errors import AdmissionError
+from .errors import AdmissionError, ExecutionError
 from .hashing import H, Reader
 from .identity import multisig_id_com
 from .state import State
@@ -157,6 +158,46 @@ def authorises(state: State, id_com: bytes, cred: Credential, digest: bytes) -> 
 def multisig_terms(data: bytes) -> tuple[int, list[bytes]]:
     """(threshold, sorted members) from a multisig account's factor `threshold u8 || n u8 || members`."""
     return data[0], [data[2 + 32 * i : 34 + 32 * i] for i in range(data[1])]
+
+
+@dataclass(frozen=True)
+class AceAuth:
+    """What authorises an ACE call of a VM (0x21, 0x31, 0x41): an identity's credential over the call's digest,
+    for one chain."""
+
+    chain_id: int
+    signer: bytes  # id_com
+    credential: Credential
+    digest: bytes
+
+
+class AceCall(Protocol):
+    """An AceAuth, or a VM's own envelope that carries the same four (engines/svm/ace.py `AceEnvelope`)."""
+
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def signer(self) -> bytes: ...
+    @property
+    def credential(self) -> Credential: ...
+    @property
+    def digest(self) -> bytes: ...
+
+
+def admit_ace(ace: AceCall, state: State, chain_id: int, sealed: SealedKeys | None) -> None:
+    """Admission of an ACE call: signed for this chain, by a registered factor of its signer (AdmissionError)."""
+    if ace.chain_id != chain_id:
+        raise AdmissionError(f"signed for chain {ace.chain_id}, this is chain {chain_id}", "wrong_chain")
+    problem = credential_problem(state, ace.signer, ace.credential, ace.digest, sealed, check_tags=True)
+    if problem is not None:
+        raise AdmissionError(problem[1], problem[0])
+
+
+def recheck_ace(ace: AceCall, state: State, sealed: SealedKeys | None) -> None:
+    """At execution: admitted against an older state, the key may have been rotated since (ExecutionError)."""
+    problem = credential_problem(state, ace.signer, ace.credential, ace.digest, sealed, check_tags=False)
+    if problem is not None:
+        raise ExecutionError(problem[1], problem[0])
 
 
 def credential_problem(

@@ -29,7 +29,7 @@ from typing import cast
 
 from chain.accounts import resolve
 from chain.address import btc_script_text, script_kind
-from chain.auth import Credential, SealedKeys, credential_problem, read_credential, verify_credential
+from chain.auth import AceAuth, SealedKeys, admit_ace, read_credential, recheck_ace, verify_credential
 from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H, Reader
@@ -83,14 +83,6 @@ class Refused(Exception):
 class BvmTx:
     tx: BtcTx
     ace: AceAuth | None = None  # a 0x31 spend: the identity's credential stands for the scripts
-
-
-@dataclass(frozen=True)
-class AceAuth:
-    chain_id: int
-    signer: bytes  # id_com
-    credential: Credential
-    digest: bytes
 
 
 ACE_DOMAIN = b"nvm/bvm-ace/v1"
@@ -300,11 +292,7 @@ class BvmEngine:
         height = getattr(recent, "height", -1) + 1
         time_ms = getattr(recent, "timestamp_ms", 0)
         if ace is not None:
-            if ace.chain_id != chain_id:
-                raise AdmissionError(f"this spend is signed for another chain than {chain_id}", "wrong_chain")
-            problem = credential_problem(state, ace.signer, ace.credential, ace.digest, self.sealed, check_tags=True)
-            if problem is not None:
-                raise AdmissionError(problem[1], problem[0])
+            admit_ace(ace, state, chain_id, self.sealed)
         try:
             check_transaction(tx)
             if tx.is_coinbase():
@@ -334,10 +322,8 @@ class BvmEngine:
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         body: BvmTx = tx.body  # type: ignore[assignment]
         btc, ace = body.tx, body.ace
-        if ace is not None:  # admitted against an older state: the key may have been rotated since
-            problem = credential_problem(state, ace.signer, ace.credential, ace.digest, self.sealed, check_tags=False)
-            if problem is not None:
-                raise ExecutionError(problem[1], problem[0])
+        if ace is not None:
+            recheck_ace(ace, state, self.sealed)
         try:
             spend = check_spend(state, btc, ctx.height, ctx.timestamp_ms, ace.signer if ace else None, scripts=False)
         except Refused as e:

@@ -20,7 +20,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
 from chain.accounts import bind_identity, derived_index_keys
-from chain.auth import MULTISIG, SCHEME_NAMES, SealedKeys, auth_slot, credential_problem, verify_credential
+from chain.auth import MULTISIG, SCHEME_NAMES, SealedKeys, admit_ace, auth_slot, recheck_ace, verify_credential
 from chain.dispatcher import Access, BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H
@@ -138,11 +138,7 @@ class SvmEngine:
         stx: SvmTx = tx.body  # type: ignore[assignment]
         message = stx.message
         if stx.ace is not None:
-            if stx.ace.chain_id != chain_id:
-                raise AdmissionError(f"signed for chain {stx.ace.chain_id}, this is chain {chain_id}", "wrong_chain")
-            problem = credential_problem(state, stx.ace.signer, stx.ace.credential, stx.ace.digest, self.sealed, check_tags=True)
-            if problem is not None:
-                raise AdmissionError(problem[1], problem[0])
+            admit_ace(stx.ace, state, chain_id, self.sealed)
         if message.blockhash not in recent[:BLOCKHASH_VALIDITY]:
             raise AdmissionError("Blockhash not found", "BlockhashNotFound")
         if state.get(signature_key(stx.processed_mark(envelope))) is not None:
@@ -174,10 +170,8 @@ class SvmEngine:
         if state.get(key) is not None:
             raise ExecutionError("This transaction has already been processed", "AlreadyProcessed")
         signer = stx.ace.signer if stx.ace else None
-        if stx.ace is not None:  # admitted against an older state: the key may have been rotated since
-            problem = credential_problem(state, stx.ace.signer, stx.ace.credential, stx.ace.digest, self.sealed, check_tags=False)
-            if problem is not None:
-                raise ExecutionError(problem[1], problem[0])
+        if stx.ace is not None:
+            recheck_ace(stx.ace, state, self.sealed)
             bind_identity(state, stx.ace.signer)  # its SVM address now names it
         fee = stx.budget.fee
         fee_problem = _fee_payer_problem(state, message, fee, signer)

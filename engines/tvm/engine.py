@@ -54,7 +54,16 @@ from rlp.codec import encode_raw
 
 from chain.accounts import bind_identity, lookup, resolve
 from chain.address import tron_text
-from chain.auth import SCHEME_NAMES, Credential, SealedKeys, credential_problem, factors, read_credential, verify_credential
+from chain.auth import (
+    SCHEME_NAMES,
+    AceAuth,
+    SealedKeys,
+    admit_ace,
+    factors,
+    read_credential,
+    recheck_ace,
+    verify_credential,
+)
 from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H, Reader
@@ -128,16 +137,6 @@ class Transfer:
     owner: bytes  # 21 bytes
     to: bytes
     amount: int  # sun
-
-
-@dataclass(frozen=True)
-class AceAuth:
-    """What authorises a 0x41 call: an ACE identity's credential over the envelope's digest."""
-
-    chain_id: int
-    signer: bytes  # id_com
-    credential: Credential
-    digest: bytes
 
 
 @dataclass(frozen=True)
@@ -324,11 +323,7 @@ class TvmEngine:
         if state.get(processed_key(t.txid)) is not None:
             raise AdmissionError("Dup transaction", "DUP_TRANSACTION_ERROR")
         if t.ace is not None:
-            if t.ace.chain_id != chain_id:
-                raise AdmissionError(f"signed for chain {t.ace.chain_id}, this is chain {chain_id}", "wrong_chain")
-            problem = credential_problem(state, t.ace.signer, t.ace.credential, t.ace.digest, self.sealed, check_tags=True)
-            if problem is not None:
-                raise AdmissionError(problem[1], problem[0])
+            admit_ace(t.ace, state, chain_id, self.sealed)
         try:
             self.validate(t, state)
         except ExecutionError as e:
@@ -413,10 +408,8 @@ class TvmEngine:
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         t: TvmTx = tx.body  # type: ignore[assignment]
-        if t.ace is not None:  # admitted against an older state: the key may have been rotated since
-            problem = credential_problem(state, t.ace.signer, t.ace.credential, t.ace.digest, self.sealed, check_tags=False)
-            if problem is not None:
-                raise ExecutionError(problem[1], problem[0])
+        if t.ace is not None:
+            recheck_ace(t.ace, state, self.sealed)
             bind_identity(state, t.ace.signer)  # its Tron address answers for it in the VM
         self.validate(t, state)  # the state may have moved since admission: refused, it writes nothing
         a = t.action
