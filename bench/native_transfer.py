@@ -33,6 +33,8 @@ from chain.state import State
 from engines.native import NativeEngine
 from engines.native import tx as t
 
+from .cpu import CpuMeter
+
 CHAIN_ID = 7231053
 FUNDS = 10**15
 
@@ -112,15 +114,20 @@ def run_with(store: Store, txs: int, senders: int, block_txs: int, credential: s
     admitted: queue.Queue[int] = queue.Queue()
     refused: list[object] = []
     admit_seconds = [0.0]
+    meter, sql = CpuMeter(), type(store).__name__ == "SqlStore"
 
     def admit() -> None:
         try:
+            if sql:
+                meter.watch_backend()
             for chunk in chunks:
                 a0 = time.perf_counter()
                 ok, bad = chain.admit_many(chunk)
                 admit_seconds[0] += time.perf_counter() - a0
                 refused.extend(bad)
                 admitted.put(len(ok))
+            if sql:
+                meter.leave_backend()
         finally:
             admitted.put(-1)
             close_connections()
@@ -129,6 +136,9 @@ def run_with(store: Store, txs: int, senders: int, block_txs: int, credential: s
     gc.freeze()  # as the node does with its loaded state
     gc.disable()  # a gen-2 collection in the middle of a block says nothing about the node
     try:
+        if sql:
+            meter.watch_backend()
+        meter.start()
         t0 = time.perf_counter()
         admission = threading.Thread(target=admit)
         if _can_overlap(store):
@@ -146,10 +156,11 @@ def run_with(store: Store, txs: int, senders: int, block_txs: int, credential: s
         t1 = time.perf_counter()
         if admission.is_alive():
             admission.join()
+        meter.stop()
     finally:
         gc.enable()
     assert not refused, "every transfer must be admitted"
-    return _summary(chain, accounts, blocks, txs, credential, t1 - t0, admit_seconds[0], build_seconds)
+    return _summary(chain, accounts, blocks, txs, credential, t1 - t0, admit_seconds[0], build_seconds, meter)
 
 
 def _registry(accounts: list[tuple[SigningKey, bytes]], validator: SigningKey) -> Registry:
@@ -172,8 +183,11 @@ def _admission_worker(envelopes: list[bytes], block_txs: int, senders: int, read
     accounts = _accounts(senders)
     reg = _registry(accounts, SigningKey(H(b"bench/validator")))
     entries = store.load().entries
+    meter = CpuMeter()
+    meter.watch_backend()
     ready.set()
     go.wait()
+    meter.start()
     spent, refused = 0.0, 0
     for i in range(0, len(envelopes), block_txs):
         a0 = time.perf_counter()
@@ -182,7 +196,8 @@ def _admission_worker(envelopes: list[bytes], block_txs: int, senders: int, read
         refused += len(results) - len(ok)
         store.add_pending(ok)
         spent += time.perf_counter() - a0
-    report.put((spent, refused))
+    meter.stop()
+    report.put((spent, refused, meter.process_s, meter.database_s or 0.0))
     connections.close_all()
 
 
@@ -210,6 +225,9 @@ def run_two_processes(txs: int, senders: int, block_txs: int, credential: str = 
     gc.collect()
     gc.freeze()
     blocks, build_seconds, done = [], 0.0, 0
+    meter = CpuMeter()
+    meter.watch_backend()
+    meter.start()
     t0 = time.perf_counter()
     go.set()
     while done < txs:
@@ -226,10 +244,12 @@ def run_two_processes(txs: int, senders: int, block_txs: int, credential: str = 
         blocks.append(block)
         done += len(block.txs)
     t1 = time.perf_counter()
-    admit_seconds, refused = report.get(timeout=60)
+    meter.stop()
+    admit_seconds, refused, admission_cpu, admission_db = report.get(timeout=60)
+    meter.elsewhere_s, meter.database_s = admission_cpu, (meter.database_s or 0.0) + admission_db
     worker.join(60)
     assert not refused, "every transfer must be admitted"
-    return _summary(chain, accounts, blocks, txs, credential, t1 - t0, admit_seconds, build_seconds)
+    return _summary(chain, accounts, blocks, txs, credential, t1 - t0, admit_seconds, build_seconds, meter)
 
 
 def _summary(
@@ -241,6 +261,7 @@ def _summary(
     seconds: float,
     admit_seconds: float,
     build_seconds: float,
+    meter: CpuMeter,
 ) -> dict[str, Any]:
     receipts = [e.receipt for b in blocks for e in b.txs]
     state = State(chain.entries)
@@ -259,6 +280,7 @@ def _summary(
         "blocks": len(blocks),
         "senders": len(accounts),
         "state_root": "0x" + chain.head.state_root.hex() if chain.head else None,  # same in every mode
+        "cpu": meter.summary(txs, seconds),
     }
 
 

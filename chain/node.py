@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from time import perf_counter_ns
-from typing import Protocol
+from typing import Any, Protocol
 
 from nacl.signing import SigningKey
 
@@ -202,6 +202,7 @@ class Chain:
         ctx = BlockContext(head.height + 1, timestamp_ms, self.chain_id, proposer, tuple(self.recent_hashes))
         if self.strategy != "sequential":
             return self._seal(ctx, head, timestamp_ms, *self._run_scheduled(pending, ctx), pending)
+        started_block = perf_counter_ns()
         state = State(self.entries, (ctx.height, ctx.timestamp_ms))
         executed: list[ExecutedTx] = []
         for _seq, envelope in pending:
@@ -220,7 +221,9 @@ class Chain:
             receipt = execute_tx(engine, tx, state, ctx)
             took = perf_counter_ns() - started
             executed.append(ExecutedTx(tx, receipt, state.end_tx(), parties_of(state.notes, first_note), took))
-        return self._seal(ctx, head, timestamp_ms, executed, state.block_diff(), state.notes, {"strategy": "sequential"}, pending)
+        diff = state.block_diff()
+        schedule = {"strategy": "sequential", "stages_ms": {"execute": round((perf_counter_ns() - started_block) / 1e6, 3)}}
+        return self._seal(ctx, head, timestamp_ms, executed, diff, state.notes, schedule, pending)
 
     def _run_scheduled(
         self, pending: list[tuple[int, bytes]], ctx: BlockContext
@@ -277,10 +280,13 @@ class Chain:
         executed: list[ExecutedTx],
         diff: dict[bytes, bytes | None],
         notes: list[tuple[object, ...]],
-        schedule: dict[str, object],
+        schedule: dict[str, Any],
         pending: list[tuple[int, bytes]],
     ) -> Block:
+        started = perf_counter_ns()
         writes = self.tree.update(diff)
+        # every strategy shares this stage: the part of a block no worker can take (bench/parallel.py's bound)
+        schedule.setdefault("stages_ms", {})["state_root"] = round((perf_counter_ns() - started) / 1e6, 3)
         header = Header(
             ctx.height,
             head.hash,
