@@ -1,7 +1,8 @@
 """Celery tasks: a part of a block's work (chain/parallel.py `encode_work`) run by a worker.
 
 Workers start with `celery -A nvmsite worker` and need the node's engines and validator key (the
-same NVM_HOME and settings as the producer). Work and results travel as base64 text (Celery's JSON).
+same NVM_HOME and settings as the producer). Work and results (MessagePack) travel as base64 text in
+Celery's JSON.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import logging
 import os
 import time
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -41,7 +43,7 @@ def celery_pool(workers: int, timeout_s: float) -> Pool:
     """A Pool over the Celery workers; a part not answered within `timeout_s` (a worker died or is stuck)
     runs in the producer instead. Its task may still finish later: that answer is never read."""
 
-    def send(parts: list[bytes]) -> list[bytes | None]:
+    def send(parts: Iterable[bytes]) -> list[bytes | None]:
         pending: list[Any] = [run_work_task.apply_async(args=[base64.b64encode(p).decode()]) for p in parts]
         deadline = time.monotonic() + timeout_s
         out: list[bytes | None] = []

@@ -6,6 +6,7 @@ allowances and context tags."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from functools import cache
 
 import coincurve
@@ -123,13 +124,19 @@ def evm_envelope(who: int, nonce: int, kind: str, other: int, amount: int) -> by
     return b"\x10" + bytes(EVM_KEYS[who % 3].sign_transaction(tx).raw_transaction)
 
 
-def byte_pool(workers: int = 2, lose: int | None = None) -> Pool:
+def byte_pool(workers: int = 2, lose: int | None = None, damage: int | None = None) -> Pool:
     """Work through the bytes a worker would get and give back, run by a registry of its own; part
-    `lose` of every dispatch comes back as a dead worker's (None)."""
+    `lose` of every dispatch comes back as a dead worker's (None), part `damage` cut short."""
     worker = registry()
 
-    def send(parts: list[bytes]) -> list[bytes | None]:
-        return [None if i == lose else run_work(worker, part) for i, part in enumerate(parts)]
+    def answer(i: int, part: bytes) -> bytes | None:
+        if i == lose:
+            return None
+        out = run_work(worker, part)
+        return out[: len(out) // 2] if i == damage else out
+
+    def send(parts: Iterable[bytes]) -> list[bytes | None]:
+        return [answer(i, part) for i, part in enumerate(parts)]
 
     return Pool(send, workers, min_group=2)
 
@@ -381,6 +388,20 @@ def test_work_leaves_the_process_as_bytes_and_a_lost_part_runs_here():
     ]
     seq, _ = run("sequential", blocks)
     par, _ = run("batched", blocks, pool)
+    assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
+    assert par[1].schedule["workers"] == {"pool": 2, "parts_on_workers": 1, "parts_here": 1}
+
+
+def test_an_answer_that_does_not_read_runs_its_part_here():
+    blocks = [
+        [s.create_account() for s in SIGNERS],
+        [
+            s.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, STRANGERS[1][:19] + bytes([i])), amount=7)
+            for i, s in enumerate(SIGNERS)
+        ],
+    ]
+    seq, _ = run("sequential", blocks)
+    par, _ = run("batched", blocks, byte_pool(2, damage=1))
     assert [fingerprint(b) for b in par] == [fingerprint(b) for b in seq]
     assert par[1].schedule["workers"] == {"pool": 2, "parts_on_workers": 1, "parts_here": 1}
 
