@@ -42,6 +42,7 @@ log = logging.getLogger("nvm.devctl")
 KEY = "controls"
 DEFAULTS: dict[str, Any] = {"offset_ms": 0, "next_timestamp_ms": None, "mine": 0, "mode": None, "interval_ms": None}
 MAX_MINE = 10_000
+MAX_TIMESTAMP_S = (2**63 - 1) // 1000  # a block's timestamp_ms is a signed 64-bit column (chain/store/models.py)
 MINE_WAIT_S = 30.0
 
 
@@ -84,6 +85,8 @@ def increase_time(seconds: int) -> int:
 def set_next_timestamp(seconds: int) -> None:
     """The next block's timestamp (UNIX seconds); it must be after the head's."""
     require_devnet()
+    if not 0 <= seconds <= MAX_TIMESTAMP_S:
+        raise ChainError(f"the timestamp is out of range (0 to {MAX_TIMESTAMP_S} seconds)", "bad_time")
     now = head()
     if now is not None and seconds * 1000 <= now.timestamp_ms:
         raise ChainError(f"the next timestamp must be after the head's ({now.timestamp_ms // 1000})", "bad_time")
@@ -349,10 +352,18 @@ def do_task(task: dict[str, Any]) -> None:
 
 # -- state edits (anvil_setBalance, anvil_setNonce, anvil_setCode, anvil_setStorageAt) ----------------
 def edit(envelope: bytes) -> int:
-    """A state edit (engines/dev) as a transaction of its own, in a block made now; the new height."""
+    """A state edit (engines/dev) as a transaction of its own, in a block made now; the new height. It is
+    dry-run first: an edit the engine would fail (a balance the supply cannot hold) is refused, not written
+    into a block as a failed transaction."""
     require_devnet()
-    from nvmsite.node import admit_to_mempool
+    from nvmsite.node import admit_to_mempool, web_registry
+    from rpc.rawtx import dry_run
 
+    run = dry_run(envelope, web_registry())
+    if run.refused is not None:
+        raise ChainError(run.refused.message, run.refused.code)
+    if run.receipt is not None and not run.receipt.success:
+        raise ChainError(run.receipt.message or run.receipt.code, run.receipt.code or "edit_failed")
     admit_to_mempool(envelope)
     return mine(1)
 

@@ -298,3 +298,30 @@ def test_set_the_balance_of_any_vms_address_in_its_unit(w3, base):
         == "bad_amount"
     )
     assert call(base, "/api/v1/dev/balance", {"address": "nope", "amount": "1"})[1]["error"]["code"] == "bad_address"
+
+
+def test_the_same_edit_twice_is_two_edits(w3, base):
+    """A test's setup sets the same balance before each case: the second equal edit is an edit of its own, not a
+    duplicate of the first (the edit nonce, engines/dev)."""
+    who = Web3.to_checksum_address("0x" + "cd" * 20)
+    for _ in range(2):
+        assert w3.provider.make_request("anvil_setBalance", [who, hex(3 * 10**18)])["result"] is None
+        assert w3.eth.get_balance(who) == 3 * 10**18
+        w3.provider.make_request("anvil_setBalance", [who, "0x0"])
+    before = w3.eth.block_number
+    for _ in range(2):
+        assert w3.provider.make_request("hardhat_setNonce", [who, "0x7"])["result"] is None
+        assert call(base, "/api/v1/dev/balance", {"address": who, "amount": "5"})[0] == 200
+    assert w3.eth.block_number == before + 4 and w3.eth.get_transaction_count(who) == 7
+
+
+def test_the_native_api_refuses_a_timestamp_or_balance_the_chain_cannot_hold(w3, base):
+    """The controls themselves check (nvmsite/devctl.py), so every interface refuses alike and nothing is written:
+    a next timestamp past a header's signed 64-bit milliseconds, a balance past the supply's u64."""
+    before = w3.eth.block_number
+    status, body = call(base, "/api/v1/dev/time", {"next_timestamp": 10**17})
+    assert status == 400 and body["error"]["code"] == "bad_time", body
+    status, body = call(base, "/api/v1/dev/balance", {"address": "0x" + "ce" * 20, "amount": str(2**64 - 1), "unit": "base"})
+    assert status == 400 and body["error"]["code"] == "overflow", body
+    assert w3.provider.make_request("evm_mine", [])["result"] == "0x0"  # the producer is fine: an ordinary block
+    assert w3.eth.block_number == before + 1

@@ -4,7 +4,7 @@ A state edit is an ordinary transaction in an ordinary block — so it has a rec
 revert undoes it, and replaying the blocks replays it — but it carries no signature: the engine is installed
 only in devnet mode (nvmsite/node.py), and only the devnet controls (nvmsite/devctl.py) make such envelopes.
 
-    0xF0 || kind u8 || body
+    0xF0 || kind u8 || [edit nonce 8, when kind has bit 0x80] || body
     kind 1  set balance: tag u8 (0 id_com, 1 EVM, 2 SVM, 3 BVM scriptPubKey, 4 Tron) || u8 len || address
             || amount u128 in that VM's unit (base units, wei, lamports, sats, sun)
     kind 2  set EVM nonce: address 20 || nonce u64
@@ -12,10 +12,13 @@ only in devnet mode (nvmsite/node.py), and only the devnet controls (nvmsite/dev
     kind 4  set EVM storage: address 20 || slot 32 || value 32
 
 A balance set by an edit moves the native supply with it (minted or burnt), so the ledger still adds up.
+The edit nonce (random) makes two equal edits two transactions: setting the same balance twice, as a test's
+setup does before each case, is two edits, not a duplicate of the first.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +43,7 @@ from engines.evm.accounts import SharedAccounts
 
 OPCODE = 0xF0
 SET_BALANCE, SET_NONCE, SET_CODE, SET_STORAGE = 1, 2, 3, 4
+WITH_NONCE = 0x80  # kind bit: an 8-byte edit nonce follows the kind (what the controls make; older files lack it)
 TAGS = {0: "id_com", 1: "evm", 2: "svm", 3: "btc", 4: "tron"}
 UNIT_BASE = {"svm": 1, "btc": BASE_PER_SAT, "tron": BASE_PER_SUN, "id_com": 1}  # EVM: wei, kept exactly
 
@@ -54,21 +58,25 @@ class Edit:
     slot: int = 0
 
 
+def _head(kind: int) -> bytes:
+    return bytes((OPCODE, kind | WITH_NONCE)) + secrets.token_bytes(8)
+
+
 def set_balance(tag: str, address: bytes, amount: int) -> bytes:
     code = next(k for k, v in TAGS.items() if v == tag)
-    return bytes((OPCODE, SET_BALANCE, code, len(address))) + address + amount.to_bytes(16, "big")
+    return _head(SET_BALANCE) + bytes((code, len(address))) + address + amount.to_bytes(16, "big")
 
 
 def set_nonce(address: bytes, nonce: int) -> bytes:
-    return bytes((OPCODE, SET_NONCE)) + address + nonce.to_bytes(8, "big")
+    return _head(SET_NONCE) + address + nonce.to_bytes(8, "big")
 
 
 def set_code(address: bytes, code: bytes) -> bytes:
-    return bytes((OPCODE, SET_CODE)) + address + code
+    return _head(SET_CODE) + address + code
 
 
 def set_storage(address: bytes, slot: int, value: int) -> bytes:
-    return bytes((OPCODE, SET_STORAGE)) + address + slot.to_bytes(32, "big") + value.to_bytes(32, "big")
+    return _head(SET_STORAGE) + address + slot.to_bytes(32, "big") + value.to_bytes(32, "big")
 
 
 def read(envelope: bytes) -> Edit:
@@ -76,13 +84,16 @@ def read(envelope: bytes) -> Edit:
     try:
         r.take(1)
         kind = r.uint(1)
+        if kind & WITH_NONCE:
+            kind &= ~WITH_NONCE
+            r.take(8)
         if kind == SET_BALANCE:
             tag = TAGS[r.uint(1)]
             edit = Edit(kind, tag, r.var(1), r.uint(16))
         elif kind == SET_NONCE:
             edit = Edit(kind, "evm", r.take(20), r.uint(8))
         elif kind == SET_CODE:
-            edit = Edit(kind, "evm", r.take(20), data=envelope[22:])
+            edit = Edit(kind, "evm", r.take(20), data=envelope[r.pos :])
             r.pos = len(envelope)
         elif kind == SET_STORAGE:
             edit = Edit(kind, "evm", r.take(20), slot=r.uint(32), amount=r.uint(32))

@@ -8,6 +8,7 @@ every web process sees it) and forgotten FILTER_TTL seconds after its last poll,
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ MAX_LOGS = 10_000
 MAX_FILTER_VALUES = 1_000  # addresses, or alternatives at one topic position
 FILTER_TTL = 300  # seconds without a poll before a filter is forgotten
 CACHE_PREFIX = "nvm:eth:filter:"
+_FILTER_ID = re.compile(r"0[xX][0-9a-fA-F]{1,64}")
 
 
 def head_height() -> int:
@@ -165,10 +167,15 @@ def _save(filter_id: str, record: dict[str, Any]) -> None:
     cache.set(CACHE_PREFIX + filter_id, record, FILTER_TTL)
 
 
-def _load(filter_id: Any) -> dict[str, Any]:
-    if not isinstance(filter_id, str) or not filter_id.startswith("0x") or len(filter_id) > 66:
+def _filter_key(filter_id: Any) -> str:
+    """The cache key of a filter id: 0x and hex digits, as eth_newFilter makes them (anything else is refused)."""
+    if not isinstance(filter_id, str) or not _FILTER_ID.fullmatch(filter_id):
         raise invalid("filter id must be the 0x-prefixed id eth_newFilter returned")
-    record = cache.get(CACHE_PREFIX + filter_id.lower())
+    return CACHE_PREFIX + filter_id.lower()
+
+
+def _load(filter_id: Any) -> dict[str, Any]:
+    record = cache.get(_filter_key(filter_id))
     if record is None:
         raise RpcError(INVALID_INPUT, "filter not found")
     return dict(record)
@@ -224,4 +231,4 @@ def filter_logs(filter_id: Any) -> list[dict[str, Any]]:
 def uninstall_filter(filter_id: Any) -> bool:
     if not isinstance(filter_id, str):
         raise invalid("filter id must be a string")
-    return bool(cache.delete(CACHE_PREFIX + filter_id.lower()))
+    return _FILTER_ID.fullmatch(filter_id) is not None and bool(cache.delete(_filter_key(filter_id)))

@@ -16,8 +16,9 @@ from chain.address import AddressError
 from chain.blocks import Header
 from chain.dispatcher import Receipt
 from chain.errors import AdmissionError
+from chain.hashing import U64_MAX
 from chain.identity import vm_address
-from chain.ledger import FEE_COLLECTOR
+from chain.ledger import FEE_COLLECTOR, WEI_PER_BASE
 from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
@@ -65,6 +66,7 @@ MAX_RAW_TX = 128 * 1024  # bytes, as the native API's largest envelope
 MAX_FEE_HISTORY_BLOCKS = 1024
 MAX_PERCENTILES = 100
 MEMPOOL_SCAN = 20_000  # pending transactions looked at for a pending nonce
+MAX_BALANCE_WEI = (U64_MAX + 1) * WEI_PER_BASE - 1  # a balance is at most U64_MAX base units (chain/ledger.py)
 # Blocks are made in admission order and the base fee never moves, so a tip buys nothing: suggest none.
 SUGGESTED_TIP_WEI = 0
 
@@ -505,13 +507,28 @@ def _dev(call: Any, *args: Any) -> Any:
         raise RpcError(INVALID_INPUT, e.message) from None
 
 
-def _number(value: Any, what: str) -> int:
+def _number(value: Any, what: str, default: int | None = None) -> int:
+    """A hex quantity or a JSON integer; null only where the param is optional (`default`): a null snapshot id or
+    number of seconds must not be taken for 1."""
     if value is None:
-        return 1
+        if default is None:
+            raise invalid(f"{what} must be a number")
+        return default
     n = parse_quantity(value, what) if isinstance(value, str) else value
     if not isinstance(n, int) or isinstance(n, bool):
         raise invalid(f"{what} must be a number")
     return n
+
+
+def _timestamp(value: Any) -> int:
+    """A block timestamp in UNIX seconds that a header can hold: its milliseconds are a signed 64-bit column
+    in the store (chain/store/models.py), so a larger one would only make the block producer fail."""
+    from nvmsite.devctl import MAX_TIMESTAMP_S
+
+    seconds = _number(value, "timestamp")
+    if not 0 <= seconds <= MAX_TIMESTAMP_S:
+        raise invalid(f"timestamp is out of range (0 to {MAX_TIMESTAMP_S} seconds)")
+    return seconds
 
 
 @rpc("evm_mine")
@@ -520,7 +537,7 @@ def evm_mine(timestamp: Any = None) -> str:
     from nvmsite import devctl
 
     if timestamp is not None:
-        _dev(devctl.set_next_timestamp, _number(timestamp, "timestamp"))
+        _dev(devctl.set_next_timestamp, _timestamp(timestamp))
     _dev(devctl.mine, 1)
     return "0x0"
 
@@ -530,10 +547,15 @@ def anvil_mine(blocks: Any = None, interval: Any = None) -> None:
     """`blocks` blocks now (default 1), each `interval` seconds after the one before when given."""
     from nvmsite import devctl
 
-    n, step = _number(blocks, "blocks"), None if interval is None else _number(interval, "interval")
+    n, step = _number(blocks, "blocks", 1), None if interval is None else _number(interval, "interval")
     if step is None:
         _dev(devctl.mine, n)
         return None
+    # checked before the first block: the loop below mines one block at a time
+    if not 1 <= n <= devctl.MAX_MINE:
+        raise RpcError(INVALID_INPUT, f"mine between 1 and {devctl.MAX_MINE:,} blocks at a time")
+    if step < 0:
+        raise invalid("interval must not be negative")
     for _ in range(n):
         _dev(devctl.increase_time, step)
         _dev(devctl.mine, 1)
@@ -554,7 +576,7 @@ def evm_increase_time(seconds: Any) -> int:
 def evm_set_next_block_timestamp(timestamp: Any) -> None:
     from nvmsite import devctl
 
-    _dev(devctl.set_next_timestamp, _number(timestamp, "timestamp"))
+    _dev(devctl.set_next_timestamp, _timestamp(timestamp))
 
 
 @rpc("evm_setAutomine")
@@ -598,6 +620,8 @@ def anvil_reset(options: Any = None) -> None:
     """Back to genesis. Forking another chain is not something this devnet does."""
     from nvmsite import devctl
 
+    if options is not None and not isinstance(options, dict):
+        raise invalid("anvil_reset takes an options object or nothing")
     if options:
         raise invalid("forking is not supported: anvil_reset takes no options here")
     _dev(devctl.reset)
@@ -641,7 +665,7 @@ def anvil_set_balance(address: Any, wei: Any) -> None:
     """The address's balance, in wei (its identity's, in every VM's unit: one ledger)."""
     from engines.dev.engine import set_balance
 
-    _edit(set_balance("evm", parse_address(address), parse_quantity(wei, "balance")))
+    _edit(set_balance("evm", parse_address(address), parse_quantity(wei, "balance", MAX_BALANCE_WEI)))
 
 
 @rpc("anvil_setNonce")

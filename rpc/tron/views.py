@@ -120,6 +120,10 @@ def _params(request: HttpRequest) -> dict[str, Any]:
         raise RequestError("JSON nested too deeply")
     try:
         parsed = json.loads(body)
+        # A `\ud800` escape decodes to a lone surrogate, which no text field can be encoded from: refused here, once.
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise RequestError("invalid JSON: a string holds a lone surrogate (\\ud800-\\udfff), which is not text") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise RequestError(f"invalid JSON: {e}") from None
     if not isinstance(parsed, dict):
