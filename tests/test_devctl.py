@@ -325,3 +325,47 @@ def test_the_native_api_refuses_a_timestamp_or_balance_the_chain_cannot_hold(w3,
     assert status == 400 and body["error"]["code"] == "overflow", body
     assert w3.provider.make_request("evm_mine", [])["result"] == "0x0"  # the producer is fine: an ordinary block
     assert w3.eth.block_number == before + 1
+
+
+def test_the_txpool_namespace_lists_waiting_transactions_as_geth_does(w3):
+    """With blocks held back, signed transactions wait: those that can go next are `pending`, one after a missing
+    nonce `queued`; txpool_status counts them, _content shows them as eth_getTransactionByHash does, _inspect in
+    geth's one-line form. A block takes the pending ones."""
+    from eth_account import Account
+
+    key = Account.from_key("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a")  # anvil #2
+    to = Web3.to_checksum_address("0x" + "00" * 18 + "0b0b")
+    base_tx = {"to": to, "gas": 21_000, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 0, "chainId": w3.eth.chain_id}
+    height = w3.eth.block_number
+    assert w3.provider.make_request("evm_setIntervalMining", [3_600_000])["result"] is None  # an hour: nothing mined
+    try:
+        deadline = time.monotonic() + 10
+        while w3.eth.block_number == height and time.monotonic() < deadline:  # the switch's own block first
+            time.sleep(0.05)
+        nonce = w3.eth.get_transaction_count(key.address)
+        hashes = [
+            w3.eth.send_raw_transaction(key.sign_transaction({**base_tx, "nonce": n, "value": n + 1}).raw_transaction)
+            for n in (nonce, nonce + 1)
+        ]
+        gap = key.sign_transaction({**base_tx, "nonce": nonce + 3, "value": 9}).raw_transaction
+        queued = w3.provider.make_request("eth_sendRawTransaction", ["0x" + gap.hex()])
+        status = w3.provider.make_request("txpool_status", [])["result"]
+        content = w3.provider.make_request("txpool_content", [])["result"]
+        assert key.address in content["pending"], (status, content, queued)
+        mine = content["pending"][key.address]
+        assert [mine[str(n)]["hash"] for n in (nonce, nonce + 1)] == ["0x" + h.hex().removeprefix("0x") for h in hashes]
+        assert mine[str(nonce)]["blockNumber"] is None and mine[str(nonce)]["from"] == key.address.lower()
+        inspect = w3.provider.make_request("txpool_inspect", [])["result"]
+        assert inspect["pending"][key.address][str(nonce)] == f"{to}: {nonce + 1} wei + 21000 gas × 2000000000 wei"
+        if "result" in queued:  # the node keeps a transaction with a nonce gap: it waits, queued
+            assert content["queued"][key.address][str(nonce + 3)]["nonce"] == hex(nonce + 3)
+            assert status == {"pending": "0x2", "queued": "0x1"}
+        else:
+            assert status == {"pending": "0x2", "queued": "0x0"}
+        only = w3.provider.make_request("txpool_contentFrom", [key.address.lower()])["result"]
+        assert set(only["pending"]) == {str(nonce), str(nonce + 1)}
+        w3.provider.make_request("evm_mine", [])
+        assert all(w3.eth.get_transaction_receipt(h)["status"] == 1 for h in hashes)
+        assert w3.provider.make_request("txpool_status", [])["result"]["pending"] == "0x0"
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])

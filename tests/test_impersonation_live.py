@@ -125,6 +125,8 @@ def test_impersonation_is_refused_outside_devnet_mode(client, settings):
     dev = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction"}
     dev["params"] = [{"from": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "to": BOB}]
     assert "no signer" in client.post("/rpc/eth", dev, content_type="application/json").json()["error"]["message"]
+    dev.update(method="personal_sign", params=["0x00", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"])
+    assert "no key for" in client.post("/rpc/eth", dev, content_type="application/json").json()["error"]["message"]
 
 
 def test_the_genesis_dev_accounts_are_unlocked_as_on_a_local_evm_devnet(w3):
@@ -143,3 +145,42 @@ def test_the_genesis_dev_accounts_are_unlocked_as_on_a_local_evm_devnet(w3):
     tx = w3.eth.get_transaction(tx_hash)
     # a signed raw transaction (0x10): its sender is what its signature recovers to
     assert int.from_bytes(tx["r"], "big") != 0 and tx["from"] == sender
+
+
+TYPED = {
+    "types": {
+        "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}],
+        "Mail": [{"name": "to", "type": "address"}, {"name": "contents", "type": "string"}, {"name": "tags", "type": "string[]"}],
+    },
+    "primaryType": "Mail",
+    "domain": {"name": "n-VM test", "chainId": 7231053},
+    "message": {"to": "0x0000000000000000000000000000000000000b0b", "contents": "hello", "tags": ["a", "b"]},
+}
+
+
+def test_the_dev_accounts_sign_messages_typed_data_and_transactions_as_anvils_do(w3):
+    """eth_sign / personal_sign (EIP-191), eth_signTypedData_v4 (EIP-712, arrays included) and eth_signTransaction,
+    checked by eth-account: each signature recovers to the account; an address without a key is refused."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct, encode_typed_data
+
+    sender = w3.eth.accounts[1]
+    signed = w3.eth.sign(sender, text="gm")  # web3 sends eth_sign with the text as hex
+    assert Account.recover_message(encode_defunct(text="gm"), signature=signed) == sender
+    for message in ("0x" + b"gm".hex(), "gm"):  # MetaMask's personal_sign takes hex or text
+        sig = w3.provider.make_request("personal_sign", [message, sender])["result"]
+        assert Account.recover_message(encode_defunct(text="gm"), signature=sig) == sender
+    for method in ("eth_signTypedData_v4", "eth_signTypedData"):
+        for typed in (TYPED, json.dumps(TYPED)):  # an object, or the JSON string MetaMask sends
+            sig = w3.provider.make_request(method, [sender, typed])["result"]
+            assert Account.recover_message(encode_typed_data(full_message=TYPED), signature=sig) == sender
+            assert int(sig[-2:], 16) in (27, 28)
+    raw = w3.provider.make_request("eth_signTransaction", [{"from": sender, "to": BOB, "value": "0x5"}])["result"]
+    assert Account.recover_transaction(raw) == sender
+    tx_hash = w3.eth.send_raw_transaction(raw)  # what it signed is a transaction the node takes
+    assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
+    for method, params in (("personal_sign", ["0x00", WHALE]), ("eth_signTypedData_v4", [WHALE, TYPED])):
+        answer = w3.provider.make_request(method, params)
+        assert "no key for" in answer["error"]["message"], answer
+    answer = w3.provider.make_request("eth_signTypedData_v4", [sender, {"types": {}}])
+    assert answer["error"]["code"] == -32602, answer

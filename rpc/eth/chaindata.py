@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -170,6 +170,26 @@ def find_tx(tx_hash: bytes) -> IncludedTx | None:
     height, block_hash, position = row
     found = evm_txs(height, bytes(block_hash), through_position=position)
     return found[-1] if found and found[-1].hash == tx_hash else None
+
+
+@dataclass(frozen=True)
+class PendingTx:
+    hash: bytes
+    tx: SignedTransactionAPI
+    sender: bytes
+
+
+def pending_transactions(limit: int = 20_000) -> Iterator[PendingTx]:
+    """The EVM transactions waiting in the mempool, in arrival order (the first `limit` of them); an entry that
+    no longer decodes is skipped."""
+    rows = m.MempoolEntry.objects.filter(opcode__in=ETHEREUM_OPCODES).order_by("seq").values_list("envelope", flat=True)
+    for envelope in rows[:limit]:
+        try:
+            raw, tx, named = view_of(bytes(envelope))
+            tx_hash = keccak(raw)
+            yield PendingTx(tx_hash, tx, named or senders.get(tx_hash, tx))
+        except Exception:  # admitted under another configuration: nobody's pending transaction now
+            continue
 
 
 def find_pending(tx_hash: bytes, limit: int = 20_000) -> bytes | None:

@@ -77,11 +77,22 @@ def auto_impersonate(enabled: Any) -> None:
 
 @rpc("eth_sendTransaction")
 def send_transaction(obj: Any) -> str:
-    """An impersonated address's transaction: gas estimated and the nonce taken after its waiting ones unless
-    given, a tip of the suggested one and a max fee of twice the base fee plus it unless given."""
-    args = parse_call_args(obj)
+    """A dev account's or an impersonated address's transaction (`filled_transaction`), sent."""
     if not isinstance(obj, dict) or obj.get("from") is None:
         raise invalid('eth_sendTransaction needs "from"')
+    envelope = filled_transaction(obj)
+    try:
+        admitted = admit_to_mempool(envelope)
+    except AdmissionError as e:
+        raise RpcError(INVALID_INPUT, e.message, {"reason": e.code}) from None
+    return data(admitted.ids[0])
+
+
+def filled_transaction(obj: dict[str, Any]) -> bytes:
+    """The envelope for a transaction object from a dev account (signed with its key: 0x10) or an impersonated
+    address (0x1F): gas estimated and the nonce taken after its waiting ones unless given, a tip of the
+    suggested one and a max fee of twice the base fee plus it unless given."""
+    args = parse_call_args(obj)
     key = dev_keys().get(args.sender)
     if key is None and not impersonation.impersonating("evm", args.sender):
         raise RpcError(
@@ -104,11 +115,5 @@ def send_transaction(obj: Any) -> str:
     )  # fmt: skip
     if key is not None:  # a dev account: signed with its key, an ordinary raw transaction
         signed = _builder.new_unsigned_dynamic_fee_transaction(*fields).as_signed_transaction(PrivateKey(key))
-        envelope = bytes((RAW_TX,)) + signed.encode()
-    else:
-        envelope = impersonated_envelope(args.sender, _builder.new_dynamic_fee_transaction(*fields, 0, 0, 0).encode())
-    try:
-        admitted = admit_to_mempool(envelope)
-    except AdmissionError as e:
-        raise RpcError(INVALID_INPUT, e.message, {"reason": e.code}) from None
-    return data(admitted.ids[0])
+        return bytes((RAW_TX,)) + signed.encode()
+    return impersonated_envelope(args.sender, _builder.new_dynamic_fee_transaction(*fields, 0, 0, 0).encode())

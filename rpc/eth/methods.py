@@ -38,6 +38,7 @@ from .chaindata import (
     evm_txs,
     find_pending,
     find_tx,
+    pending_transactions,
     receipt_json,
     senders,
     tx_json,
@@ -228,15 +229,7 @@ def pending_nonce(who: bytes) -> int:
     The mempool is read before the committed nonce: a block committed in between has then already
     raised the nonce past the transactions that left the mempool with it.
     """
-    rows = m.MempoolEntry.objects.filter(opcode__in=ETHEREUM_OPCODES).order_by("seq").values_list("envelope", flat=True)
-    waiting: set[int] = set()
-    for envelope in rows[:MEMPOOL_SCAN]:
-        try:
-            raw, tx, named = view_of(bytes(envelope))
-            if (named or senders.get(keccak(raw), tx)) == who:
-                waiting.add(tx.nonce)
-        except Exception:  # an entry that no longer decodes is nobody's next nonce
-            continue
+    waiting = {p.tx.nonce for p in pending_transactions(MEMPOOL_SCAN) if p.sender == who}
     nonce = accounts().get_nonce(Address(who))
     while nonce in waiting:
         nonce += 1

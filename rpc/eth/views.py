@@ -8,7 +8,7 @@ from __future__ import annotations
 from chain.errors import ChainError
 from rpc.jsonrpc import Endpoint, RpcError
 
-from . import impersonate  # noqa: F401 — registers eth_sendTransaction and the impersonation methods
+from . import impersonate, signing, txpool  # noqa: F401 — register eth_sendTransaction, impersonation, signing, txpool_*
 from .codec import INVALID_INPUT
 from .methods import call_method
 
