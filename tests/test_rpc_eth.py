@@ -326,6 +326,36 @@ def test_a_solidity_erc20_through_web3_deploy_transfer_events_estimate_and_rever
         token.functions.transferFrom(bob, ALICE.address, 1).call({"from": ALICE.address})
 
 
+def test_create_access_list_finds_the_slots_a_solidity_transfer_touches(w3):
+    """eth_createAccessList as geth answers it: the token's two balanceOf slots (Solidity's layout: keccak(holder ‖
+    slot 3)), not the sender or the recipient contract as addresses; its gasUsed is what the transfer then uses
+    when it carries the list; a call that reverts still gets its list, and the error."""
+    from eth_utils import keccak
+
+    art = json.loads((ROOT / "tests" / "data" / "solidity" / "Token.json").read_text())
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    build = {"from": ALICE.address, "chainId": CHAIN_ID, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI // 10}
+    nonce = w3.eth.get_transaction_count(ALICE.address, "pending")
+    created = factory.constructor("Gold", "GLD", 10**24).build_transaction(build | {"nonce": nonce})
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(ALICE.sign_transaction(created).raw_transaction))
+    token = w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
+    bob = fresh_address()
+    call = token.functions.transfer(bob, 1234).build_transaction(build | {"nonce": nonce + 1, "gas": 200_000})
+    answer = w3.provider.make_request("eth_createAccessList", [{k: call[k] for k in ("from", "to", "data")}, "latest"])["result"]
+    slot = lambda holder: "0x" + keccak(bytes(12) + bytes.fromhex(holder[2:]) + (3).to_bytes(32, "big")).hex()  # noqa: E731
+    (entry,) = answer["accessList"]
+    assert entry["address"].lower() == token.address.lower()
+    assert sorted(entry["storageKeys"]) == sorted([slot(ALICE.address), slot(bob)])
+    assert "error" not in answer
+    with_list = call | {"accessList": answer["accessList"]}
+    sent = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(ALICE.sign_transaction(with_list).raw_transaction))
+    assert sent.status == 1 and sent.gasUsed == int(answer["gasUsed"], 16)
+    too_much = token.functions.transfer(bob, 10**30).build_transaction(build | {"nonce": nonce + 2, "gas": 200_000})
+    failed = w3.provider.make_request("eth_createAccessList", [{k: too_much[k] for k in ("from", "to", "data")}])["result"]
+    assert failed["error"].startswith("execution reverted") and failed["accessList"][0]["storageKeys"] == [slot(ALICE.address)]
+    assert rpc_error(w3.provider.endpoint_uri, "eth_createAccessList", {"to": "0x12"})["code"] == -32602
+
+
 def test_the_native_mint_is_an_erc20_for_web3_too(w3):
     from chain.identity import erc20_address
     from chain.ledger import NATIVE_MINT

@@ -92,6 +92,9 @@ class SharedAccounts(AccountDatabaseAPI):
         self.state: State = db
         self._warm: set[object] = set()
         self._warm_log: list[object] = []  # undo log of marks, cut back on discard
+        # every address and (address, slot) warmed since the transaction began, reverted frames' too: what it
+        # touched (eth_createAccessList reads it)
+        self.accessed: set[object] = set()
         self._checkpoints: dict[int, int] = {}
         self._original: dict[tuple[bytes, int], int] = {}
         # every address and slot this database saw written: the conformance runner lists accounts from them
@@ -254,6 +257,7 @@ class SharedAccounts(AccountDatabaseAPI):
         if item not in self._warm:
             self._warm.add(item)
             self._warm_log.append(item)
+            self.accessed.add(item)
 
     def is_address_warm(self, address: Address) -> bool:
         return address in self._warm
@@ -292,5 +296,6 @@ class SharedAccounts(AccountDatabaseAPI):
         """A new transaction: nothing is warm, and original storage values are read afresh."""
         self._warm.clear()
         self._warm_log.clear()
+        self.accessed.clear()
         self._checkpoints.clear()
         self._original.clear()

@@ -59,7 +59,7 @@ from .codec import (
     qty,
     require_current_state,
 )
-from .simulate import Simulator, parse_call_args
+from .simulate import Simulator, failure_text, parse_call_args
 from .trace import trace_transaction
 
 CLIENT_VERSION = f"nvm-devnet/v0.1.0/{sys.platform}/python{sys.version_info.major}.{sys.version_info.minor}"
@@ -441,6 +441,23 @@ def estimate_gas(tx: Any, block: Any = "latest") -> str:
     engine = evm_engine()
     with consistent_reads():
         return qty(Simulator(engine).estimate_gas(args))
+
+
+@rpc("eth_createAccessList")
+def create_access_list(tx: Any, block: Any = "latest") -> dict[str, Any]:
+    """geth's: the EIP-2930 list of what the call touches, and its gas with that list; `error` when it fails. Sent
+    with the transaction, the list is also its declared footprint: a block can then run it beside others
+    (NVM_EXECUTION=batched or sharded, docs/PROTOCOL.md §12)."""
+    args = parse_call_args(tx)
+    require_current_state(block)
+    with consistent_reads():
+        found, run = Simulator(evm_engine()).access_list(args)
+    listed = [{"address": address_out(a), "storageKeys": [data(s.to_bytes(32, "big")) for s in slots]} for a, slots in found]
+    out: dict[str, Any] = {"accessList": listed, "gasUsed": qty(run.gas_used)}
+    error = failure_text(run)
+    if error is not None:
+        out["error"] = error
+    return out
 
 
 # -- logs and filters --------------------------------------------------------------------------------

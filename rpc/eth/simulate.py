@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth._utils.address import generate_contract_address
 from eth.abc import ComputationAPI
 from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
@@ -197,6 +198,8 @@ class Run:
     gas_used: int = 0  # after refunds, as a receipt reports it
     refund: int = 0
     refused: str | None = None  # py-evm's validation refused the transaction before it ran
+    accessed: frozenset[object] = frozenset()  # addresses and (address, slot)s it touched (SharedAccounts.accessed)
+    precompiles: frozenset[bytes] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -255,7 +258,9 @@ class Simulator:
                 raise RpcError(INVALID_INPUT, f"execution aborted (timeout = {CALL_TIMEOUT_S:g}s)") from None
             remaining = computation.get_gas_remaining()
             refund = NvmExecutor.calculate_gas_refund(computation, gas - remaining)
-            return Run(computation, gas - remaining - refund, computation.get_gas_refund())
+            touched = frozenset(evm._account_db.accessed)
+            precompiles = frozenset(base._precompiles)
+            return Run(computation, gas - remaining - refund, computation.get_gas_refund(), None, touched, precompiles)
         finally:
             self.state.revert(snap)
 
@@ -266,6 +271,27 @@ class Simulator:
         raise_if_failed(result)
         assert result.computation is not None
         return bytes(result.computation.output)
+
+    def access_list(self, args: CallArgs) -> tuple[AccessList, Run]:
+        """geth's eth_createAccessList: run the call with the list found so far until it finds no more — every
+        address and slot it touched but the sender, the recipient, the coinbase and the precompiles, which a
+        transaction warms anyway (each still listed with the slots of it that were read or written)."""
+        gas = min(args.gas if args.gas is not None else BLOCK_GAS_LIMIT, BLOCK_GAS_LIMIT)
+        self._check_intrinsic(args, gas)
+        given = [(bytes(a), list(slots)) for a, slots in args.access_list]
+        for _ in range(MAX_ACCESS_LIST_ROUNDS):
+            args.access_list = given
+            result = self.run(args, gas)
+            if result.refused is not None:
+                raise RpcError(INVALID_INPUT, result.refused)
+            sender = Address(args.sender)
+            created = b"" if args.to else generate_contract_address(sender, self.accounts().get_nonce(sender))
+            warm_anyway = {args.sender, args.to or created, bytes(self.engine.coinbase), *result.precompiles}
+            found = _access_list(result.accessed, warm_anyway)
+            if found == given:
+                break
+            given = found
+        return given, result
 
     def estimate_gas(self, args: CallArgs) -> int:
         """The least gas with which the transaction does not fail, by binary search (as geth's estimator)."""
@@ -319,6 +345,29 @@ def revert_reason(output: bytes) -> str | None:
         return text.decode()
     except UnicodeDecodeError:
         return None
+
+
+AccessList = list[tuple[bytes, list[int]]]  # (address, slots), EIP-2930's shape
+MAX_ACCESS_LIST_ROUNDS = 10  # geth stops when the list no longer grows; a list this long to settle is not settling
+
+
+def _access_list(accessed: frozenset[object], warm_anyway: set[Any]) -> AccessList:
+    slots: dict[bytes, list[int]] = {}
+    for item in accessed:
+        if isinstance(item, tuple):
+            slots.setdefault(bytes(item[0]), []).append(item[1])
+        elif bytes(item) not in warm_anyway:  # type: ignore[call-overload]
+            slots.setdefault(bytes(item), [])  # type: ignore[call-overload]
+    return [(address, sorted(found)) for address, found in sorted(slots.items())]
+
+
+def failure_text(result: Run) -> str | None:
+    """What a failed run's error says (as raise_if_failed words it); None when it succeeded."""
+    try:
+        raise_if_failed(result)
+    except RpcError as e:
+        return e.message
+    return None
 
 
 def raise_if_failed(result: Run) -> None:
