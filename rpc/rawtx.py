@@ -382,7 +382,8 @@ def dry_run(envelope: bytes, registry: Registry) -> DryRun:
     """Admit (signatures, nonce, funds: exactly what submitting checks) and execute over a throw-away
     overlay of the committed state, as the next block would."""
     from engines.evm.engine import EvmEngine
-    from rpc.eth.simulate import CallTimeout, ReadOnce, next_block_context, timed_engine
+    from rpc.eth.simulate import timed_engine
+    from rpc.vmcall import CallTimeout, ReadOnce, next_block_context
 
     entries = ReadOnce(SqlEntries())
     state = State(entries)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,18 +24,14 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from chain.dispatcher import BlockContext
-from chain.node import chain_id_of
 from chain.state import State
-from chain.store import models as m
 from chain.store.sql import SqlEntries
 from engines.evm.accounts import SharedAccounts
 from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, EvmEngine, NvmExecutor
+from rpc.vmcall import CALL_TIMEOUT_S, CallTimeout, ReadOnce, next_block_context, timed_computation
 
 from .codec import EXECUTION_REVERTED, INVALID_INPUT, RpcError, data, invalid, parse_address, parse_data, parse_quantity
 
-RECENT_BLOCKS = 256  # BLOCKHASH reaches this far back
-CALL_TIMEOUT_S = 5.0  # geth's RPCEVMTimeout: one eth_call / eth_estimateGas request, all its runs together
 CALL_STIPEND = 2300  # yellow paper G_callstipend: estimateGas's first guess leaves room for it
 MAX_CALL_DATA = 128 * 1024
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Solidity's Error(string)
@@ -118,48 +113,6 @@ def parse_call_args(obj: Any) -> CallArgs:
     return args
 
 
-class ReadOnce(Mapping[bytes, bytes]):
-    """The committed state, each key read from SQL once: estimateGas runs the same call a dozen times."""
-
-    def __init__(self, base: Mapping[bytes, bytes]) -> None:
-        self.base = base
-        self._seen: dict[bytes, bytes | None] = {}
-
-    def __getitem__(self, key: bytes) -> bytes:
-        if key not in self._seen:
-            self._seen[key] = self.base.get(key)
-        value = self._seen[key]
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[bytes]:
-        raise TypeError("the committed state is read key by key, never listed")
-
-    def __len__(self) -> int:
-        raise TypeError("the committed state is read key by key, never listed")
-
-
-def next_block_context(entries: Mapping[bytes, bytes]) -> BlockContext:
-    """The block a call or dry run runs in: the head's successor, now, with the recent block hashes."""
-    recent = list(m.Block.objects.order_by("-height").values_list("height", "hash", "timestamp_ms")[:RECENT_BLOCKS])
-    if not recent:
-        raise RpcError(INVALID_INPUT, "no genesis block yet")
-    height, _, timestamp_ms = recent[0]
-    return BlockContext(
-        height + 1,
-        max(int(time.time() * 1000), timestamp_ms + 1),
-        chain_id_of(entries),
-        bytes(32),
-        tuple(bytes(h) for _, h, _ in recent),
-    )
-
-
-class CallTimeout(BaseException):
-    """A call ran past its time. A BaseException, so no engine-level `except Exception` mistakes it for
-    a failure of the transaction: it ends the whole request."""
-
-
 def engine_with(engine: EvmEngine, computation: type[Any], name: str, direct_views: bool | None = None) -> EvmEngine:
     """A copy of the engine whose EVM state runs `computation`; the engine itself is untouched."""
     base_state = engine.state_class
@@ -172,24 +125,7 @@ def engine_with(engine: EvmEngine, computation: type[Any], name: str, direct_vie
 
 def timed_engine(engine: EvmEngine, deadline: float) -> EvmEngine:
     """The engine with a clock in its opcode table: past `deadline` a run stops with CallTimeout."""
-    base: Any = engine.state_class.computation_class
-    return engine_with(engine, type("TimedComputation", (base,), {"opcodes": TimedOpcodes(base.opcodes, deadline)}), "Timed")
-
-
-class TimedOpcodes(dict[int, Any]):
-    """The opcode table with a clock: py-evm looks up every opcode it runs here, so this is where a call that
-    runs too long is cut (web requests share the server's threads; a 30M-gas loop takes seconds)."""
-
-    def __init__(self, table: dict[int, Any], deadline: float) -> None:
-        super().__init__(table)
-        self.deadline = deadline
-        self.lookups = 0
-
-    def __getitem__(self, opcode: int) -> Any:
-        self.lookups += 1
-        if not self.lookups & 0xFFF and time.monotonic() > self.deadline:
-            raise CallTimeout
-        return super().__getitem__(opcode)
+    return engine_with(engine, timed_computation(engine.state_class.computation_class, deadline), "Timed")
 
 
 @dataclass
@@ -245,8 +181,7 @@ class Simulator:
                     c.coinbase, c.timestamp, c.block_number, c.difficulty, c.mix_hash, c.gas_limit, c.prev_hashes, c.chain_id, 0
                 )
             base: Any = evm.computation_class
-            timed: Any = type("TimedComputation", (base,), {"opcodes": TimedOpcodes(base.opcodes, self.deadline)})
-            evm.computation_class = timed
+            evm.computation_class = timed_computation(base, self.deadline)
             evm.lock_changes()
             nonce = evm.get_nonce(Address(args.sender))  # a call never fails on its nonce
             tx: Any = SpoofTransaction(self._unsigned(args, nonce, gas), from_=Address(args.sender))

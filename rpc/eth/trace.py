@@ -43,9 +43,10 @@ from chain.store import models as m
 from chain.store.sql import SqlEntries, consistent_reads
 from engines.evm.engine import EvmEngine, EvmTx
 from rpc.native.views import _registry
+from rpc.vmcall import ReadOnce
 
 from .codec import INVALID_INPUT, LIMIT_EXCEEDED, RpcError, address_out, data, invalid, parse_bool, parse_hash, qty
-from .simulate import VM_ERROR_TEXT, ReadOnce, revert_reason
+from .simulate import VM_ERROR_TEXT, revert_reason
 
 MAX_BLOCKS_BACK = 10_000  # how old a transaction may be: the diffs of every block since are undone
 MAX_UNDONE_WRITES = 1_000_000  # state writes undone to rebuild the state before it

@@ -41,8 +41,8 @@ from engines.tvm.proto import ProtoError, parse_transaction
 from engines.tvm.vm import TronComputation, TronState
 from nvmsite import impersonation
 from nvmsite.node import admit_to_mempool
-from rpc.eth.simulate import CALL_TIMEOUT_S, CallTimeout, TimedOpcodes, next_block_context
 from rpc.jsonbody import too_deep
+from rpc.vmcall import CALL_TIMEOUT_S, CallTimeout, next_block_context, timed_computation
 
 from . import chaindata as cd
 from .abi import TRC20_VIEW_ABI
@@ -406,7 +406,7 @@ def _constant(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     tx = _unsigned("TriggerSmartContract", value, params, _uint_param(params, "fee_limit"), constant=True)
     st = cd.state()
     deadline = time.monotonic() + CALL_TIMEOUT_S
-    timed = type("TimedTronComputation", (TronComputation,), {"opcodes": TimedOpcodes(TronComputation.opcodes, deadline)})
+    timed = timed_computation(TronComputation, deadline)
     state_class = type("TimedTronState", (TronState,), {"computation_class": timed})
     ctx = next_block_context(st.base)
     try:
