@@ -102,10 +102,17 @@ class Endpoint:
     """One JSON-RPC endpoint: `call(method, params)` answers a request; `chain_error` turns the chain's
     own errors (ChainError) into the dialect's error object."""
 
-    def __init__(self, name: str, call: Callable[[str, list[Any]], Any], chain_error: Callable[[ChainError], RpcError]) -> None:
+    def __init__(
+        self,
+        name: str,
+        call: Callable[[str, list[Any]], Any],
+        chain_error: Callable[[ChainError], RpcError],
+        max_body: Callable[[], int] = lambda: MAX_BODY_BYTES,
+    ) -> None:
         self.name = name
         self.call = call
         self.chain_error = chain_error
+        self.max_body = max_body  # asked per request: a devnet takes a state file back (anvil_loadState)
 
     def handle(self, request: Any) -> dict[str, Any] | None:
         """One request object → its response, or None for a notification (a request without an id)."""
@@ -145,18 +152,21 @@ class Endpoint:
             resp = JsonResponse(error_response(None, RpcError(INVALID_REQUEST, "send JSON-RPC requests with POST")), status=405)
             resp["Allow"] = "POST, OPTIONS"
             return resp
+        limit = self.max_body()
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared > MAX_BODY_BYTES:
-            return _too_large()
+        if declared > limit:
+            return _too_large(limit)
         try:
-            body = request.body
+            # above Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE, which request.body enforces) only when the
+            # endpoint allows it: read from the stream, at most one byte past the limit
+            body = request.body if limit <= MAX_BODY_BYTES else request.read(limit + 1)
         except RequestDataTooBig:
-            return _too_large()
-        if len(body) > MAX_BODY_BYTES:
-            return _too_large()
+            return _too_large(limit)
+        if len(body) > limit:
+            return _too_large(limit)
         # Deeper JSON is refused before it is parsed (rpc/jsonbody.py says why).
         if too_deep(body):
             err = RpcError(PARSE_ERROR, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH}")
@@ -195,6 +205,6 @@ class Endpoint:
         return rpc_view
 
 
-def _too_large() -> JsonResponse:
-    err = RpcError(INVALID_REQUEST, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+def _too_large(limit: int) -> JsonResponse:
+    err = RpcError(INVALID_REQUEST, f"the request body is larger than {limit} bytes")
     return JsonResponse(error_response(None, err), status=413)

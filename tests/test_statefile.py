@@ -544,6 +544,20 @@ def test_dump_and_load_are_refused_outside_devnet_mode_through_every_interface(c
     assert off.status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)
+def test_anvil_load_state_takes_a_file_larger_than_an_ordinary_request(chain, client, settings):
+    """What anvil_dumpState gives back as hex can outgrow the 2 MiB of an ordinary JSON-RPC request: in devnet mode
+    /rpc/eth takes up to 256 MiB, so the file is read (here: refused as no state file), not the request."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "anvil_loadState", "params": ["0x" + "00" * (3 << 20)]})
+    settings.NVM_DEVNET = False
+    assert client.post("/rpc/eth", body, content_type="application/json").status_code == 413
+    settings.NVM_DEVNET = True
+    before = rows()
+    error = client.post("/rpc/eth", body, content_type="application/json").json()["error"]
+    assert error["code"] == -32000 and "not a gzip file" in error["message"], error
+    assert rows() == before
+
+
 # -- live: a chain with transactions in every VM moves to fresh devnets ----------------------------------
 CONTRACT = "0x" + "c0" * 20
 WATCHED = [  # the dev wallets of every VM, and whom one_of_each_vm pays
