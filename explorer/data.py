@@ -77,7 +77,7 @@ def block_count() -> int:
 
 def find_block(ref: str) -> BlockSummary | None:
     text = ref.strip().lower()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() alone takes "²", which int() refuses
         row = m.Block.objects.filter(height=int(text)).first()
     else:
         raw = hex_bytes(text, 32)

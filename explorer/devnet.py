@@ -76,7 +76,10 @@ def devnet(request: HttpRequest) -> HttpResponse:
             context["done"] = _act(request)
         except (ChainError, AddressError) as e:
             context["error"], status = str(e.args[0] if e.args else e), 400
-    context["controls"] = devctl.controls()
+    context["controls"] = controls = devctl.controls()
+    # what blocks are made by now: the controls' choice, else how the node was started
+    context["mode"] = controls["mode"] or ("on_demand" if settings.NVM_ON_DEMAND else "interval")
+    context["interval_ms"] = controls["interval_ms"] or settings.NVM_BLOCK_INTERVAL_MS
     shown = impersonation.state(context["controls"])
     context["impersonated"] = {**shown, "tron_text": [tron_text(bytes.fromhex(a)) for a in shown["tron"]]}
     context["head"] = head()

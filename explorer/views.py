@@ -256,7 +256,7 @@ def where(q: str) -> str | None:
     """The page a search goes to: a block (height or hash), a transaction (any of its ids), a mint,
     or an identity (an id_com or any address of any VM)."""
     text = q.strip()
-    if text.isdigit() and len(text) < 19:
+    if text.isascii() and text.isdigit() and len(text) < 19:  # not "²": a digit int() refuses
         return f"/block/{int(text)}" if m.Block.objects.filter(height=int(text)).exists() else None
     raw = data.hex_bytes(text, None)
     if raw is not None and len(raw) == 32:

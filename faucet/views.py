@@ -34,15 +34,15 @@ def page(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def api(request: HttpRequest) -> JsonResponse:
-    import json
+    from rpc.native.views import ApiError, body_json
 
     if request.method != "POST":
         return JsonResponse({"error": {"code": "method_not_allowed", "message": 'POST {"address": "…"}'}}, status=405)
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get("address"), str):
+    try:  # the native API's reading: a size limit, and the nesting counted before the JSON decoder recurses
+        body = body_json(request)
+    except ApiError as e:
+        return JsonResponse({"error": {"code": e.code, "message": e.message}}, status=e.status)
+    if not isinstance(body.get("address"), str):
         return JsonResponse(
             {"error": {"code": "bad_json", "message": 'send {"address": "<any VM address or id_com>"}'}}, status=400
         )

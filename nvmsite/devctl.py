@@ -123,11 +123,14 @@ def mine(blocks: int, wait_s: float = MINE_WAIT_S) -> int:
         c["mine"] += blocks
 
     update(change)
-    deadline = time.monotonic() + wait_s
+    # `wait_s` without a new block, not for all of them: 10,000 blocks take longer than one wait
+    deadline, seen = time.monotonic() + wait_s, start.height if start else 0
     while time.monotonic() < deadline:
         now = head()
         if now is not None and now.height >= target:
             return now.height
+        if now is not None and now.height != seen:
+            deadline, seen = time.monotonic() + wait_s, now.height
         time.sleep(0.01)
     raise ChainError("the block producer did not make the blocks in time: is it running?", "producer_timeout")
 
@@ -372,6 +375,7 @@ def set_balance(address_text: str, amount: int, base_units: bool = False) -> int
     """Any VM's address (or an id_com): its identity's balance, in that VM's unit — wei, lamports, sats, sun —
     or in base units; the new height."""
     from chain.address import parse_address
+    from chain.hashing import U64_MAX
     from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, WEI_PER_BASE
     from engines.dev.engine import set_balance as edit_balance
 
@@ -381,6 +385,9 @@ def set_balance(address_text: str, amount: int, base_units: bool = False) -> int
     per_base = {"id_com": 1, "evm": WEI_PER_BASE, "svm": 1, "btc": BASE_PER_SAT, "tron": BASE_PER_SUN}[tag]
     if amount < 0:
         raise ChainError("a balance is not negative", "bad_amount")
+    base = amount if base_units else amount // per_base if tag == "evm" else amount * per_base
+    if base > U64_MAX:  # checked before it is encoded: the edit carries a u128 in the VM's unit
+        raise ChainError(f"a balance is at most {U64_MAX:,} base units", "bad_amount")
     if base_units:
         if tag in ("btc", "tron") and amount % per_base:
             raise ChainError(f"{amount} base units is not a whole number of this VM's unit ({per_base} base units)", "bad_amount")

@@ -22,7 +22,7 @@ def _target(address_text: str) -> tuple[str, bytes]:
     try:
         parsed = parse_address(address_text)
     except AddressError as e:
-        raise ChainError(f"not an address: {e}", "bad_address") from None
+        raise ChainError(str(e), "bad_address") from None  # its message says what is wrong with the text
     if parsed.vm not in TAGS:
         raise ChainError("only EVM (0x…) and Tron (T…) addresses can be impersonated", "bad_address")
     return parsed.vm, parsed.raw

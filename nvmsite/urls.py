@@ -26,5 +26,20 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return explorer_not_found(request, exception)
 
 
+SERVER_ERROR_PAGE = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Server error · n-VM devnet</title>'
+    '<body style="font-family: system-ui, sans-serif; margin: 3rem auto; max-width: 40rem"><h1>Something went wrong</h1>'
+    "<p>The node failed to answer this page; its log says why.</p>"
+    '<p><a href="/">Back to the latest blocks</a></p></body></html>'
+)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """JSON under the APIs; elsewhere a page that needs nothing (no template, no database) to be shown."""
+    if request.path.startswith(("/api/", "/rpc/")):
+        return native.server_error_page(request)
+    return HttpResponse(SERVER_ERROR_PAGE, status=500, content_type="text/html; charset=utf-8")
+
+
 handler404 = not_found
-handler500 = native.server_error_page
+handler500 = server_error

@@ -35,6 +35,9 @@ from chain.store.sql import SqlEntries, recent_hashes
 from rpc.native.identity import ui_amount
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
+# Base58 is what Solana wallets give, for a transaction of at most 1,232 bytes (Solana's packet); longer text is
+# not read as base58 at all — decoding it costs time quadratic in its length (half a minute for 256 KiB).
+MAX_BASE58 = 2_048
 DRY_RUN_TIMEOUT_S = 5.0  # as eth_call's (geth's RPCEVMTimeout)
 
 CHAIN_TITLES = {"ethereum": "Ethereum", "solana": "Solana", "bitcoin": "Bitcoin", "tron": "Tron", "nvm": "n-VM envelope"}
@@ -82,7 +85,8 @@ def _readings(text: str) -> list[tuple[str, bytes]]:
         pass
     if not t.startswith("0x"):
         try:
-            out.append(("base58", base58.b58decode(t)))
+            if len(t) <= MAX_BASE58:
+                out.append(("base58", base58.b58decode(t)))
         except ValueError:
             pass
         try:
@@ -110,6 +114,9 @@ def recognise(text: str, registry: Registry) -> Recognised:
         for parse in (_ethereum, _bitcoin, _tron, _solana):
             try:
                 found = parse(raw)
+            except RecursionError:  # RLP lists nested thousands deep: the decoder recurses once a level
+                tried.append(f"{encoding} ({len(raw)} bytes) as {parse.__name__[1:]}: nested thousands of levels deep")
+                continue
             except (ValueError, IndexError, struct.error, rlp.exceptions.RLPException) as e:
                 tried.append(f"{encoding} ({len(raw)} bytes) as {parse.__name__[1:]}: {e}")
                 continue

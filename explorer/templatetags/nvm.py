@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from chain.address import evm_text, svm_text, tron_text
 from chain.dispatcher import Field
@@ -57,7 +58,10 @@ def copyable(value: bytes | str, href: str | None = None, keep: int = 8) -> str:
 
 @register.filter
 def when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    except (ValueError, OverflowError, OSError):  # past year 9999 (a devnet clock moved far ahead): no calendar date
+        return f"{ms:,} ms after 1970-01-01 UTC"
 
 
 @register.filter
@@ -71,6 +75,12 @@ def grouped(amount: str | int) -> str:
     whole, dot, frac = str(amount).partition(".")
     sign = "-" if whole.startswith("-") else ""
     return f"{sign}{int(whole.lstrip('-') or 0):,}{dot}{frac}"
+
+
+@register.filter
+def breakable(text: str) -> str:
+    """A long grouped number that may wrap after its commas (a wei amount is 30 digits wide)."""
+    return mark_safe(",<wbr>".join(escape(part) for part in str(text).split(",")))  # each part escaped
 
 
 @register.filter

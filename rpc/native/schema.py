@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from nvmsite.devctl import MAX_MINE, MAX_TIMESTAMP_S
+
 HEX = {"type": "string", "pattern": "^0x[0-9a-f]*$"}
 HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 NULLABLE_HEX = {"type": ["string", "null"], "pattern": "^0x[0-9a-f]*$"}
+BLOCK_REF = {"type": "string", "pattern": "^([0-9]+|(0x)?[0-9a-fA-F]{64})$", "description": "a height, or a block hash"}
+HEX_ID = {"type": "string", "pattern": "^(0x)?([0-9a-fA-F]{2})+$"}
+MAX_INCREASE_S = 10 * 365 * 86_400  # nvmsite/devctl.py: ten years at a time
 STATE_FILE = {"type": "string", "contentMediaType": "application/gzip", "description": "a state file (docs/PROTOCOL.md §16.1)"}
 
 
@@ -212,7 +217,7 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["chain", "vm", "encoding", "native_id", "envelope", "envelope_id"],
                 "properties": {
                     "chain": {"enum": ["ethereum", "solana", "bitcoin", "tron", "nvm"]},
-                    "vm": {"enum": ["native", "evm", "svm", "bvm", "tvm"]},
+                    "vm": {"enum": ["native", "evm", "svm", "bvm", "tvm", None], "description": "null: no VM's (a devnet edit)"},
                     "encoding": {"enum": ["hex", "base58", "base64", "json"]},
                     "native_id": NULLABLE_HEX,
                     "envelope": HEX,
@@ -293,7 +298,7 @@ def openapi() -> dict[str, Any]:
             "/api/v1/blocks/{ref}": {
                 "get": {
                     "summary": "one block by height or hash",
-                    "parameters": [{"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [{"name": "ref", "in": "path", "required": True, "schema": BLOCK_REF}],
                     "responses": {"200": _json(_ref("Block"), "the block"), **ERRORS},
                 }
             },
@@ -329,7 +334,7 @@ def openapi() -> dict[str, Any]:
             "/api/v1/tx/{id}": {
                 "get": {
                     "summary": "a transaction by any of its ids (envelope id, or its chain's native id)",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": HEX}],
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": HEX_ID}],
                     "responses": {"200": _json(_ref("Transaction"), "the transaction"), **ERRORS},
                 }
             },
@@ -353,14 +358,17 @@ def openapi() -> dict[str, Any]:
     }
 
 
-def _dev_post(summary: str, body: dict[str, Any]) -> dict[str, Any]:
+def _dev_post(summary: str, body: dict[str, Any], **rules: Any) -> dict[str, Any]:
+    """`rules`: what else the body's schema says (`required`, `oneOf`)."""
     return {
         "post": {
             "summary": summary + " (devnet mode only: 403 devnet_off otherwise)",
-            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}},
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": body, **rules}}}},
             "responses": {
                 "200": {"description": "done", "content": {"application/json": {"schema": {"type": "object"}}}},
                 **ERRORS,
+                "403": _json(_ref("Error"), "devnet_off: the node does not run in devnet mode"),
+                "503": _json(_ref("Error"), "producer_timeout / producer_busy: the block producer did not answer in time"),
             },
         }
     }
@@ -377,15 +385,21 @@ DEV_PATHS: dict[str, Any] = {
         }
     },
     "/api/v1/dev/mine": _dev_post(
-        "make blocks now, empty or not; answers the new height", {"blocks": {"type": "integer", "minimum": 1}}
+        "make blocks now, empty or not; answers the new height",
+        {"blocks": {"type": "integer", "minimum": 1, "maximum": MAX_MINE}},
     ),
     "/api/v1/dev/time": _dev_post(
         "move the clock forward, or fix the next block's timestamp (UNIX seconds)",
-        {"increase_s": {"type": "integer", "minimum": 0}, "next_timestamp": {"type": "integer"}},
+        {
+            "increase_s": {"type": "integer", "minimum": 0, "maximum": MAX_INCREASE_S},
+            "next_timestamp": {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP_S},
+        },
+        oneOf=[{"required": ["increase_s"]}, {"required": ["next_timestamp"]}],
     ),
     "/api/v1/dev/balance": _dev_post(
         "set the balance of any address of any VM, in that VM's unit or in base units",
-        {"address": {"type": "string"}, "amount": {"type": "string"}, "unit": {"enum": ["vm", "base"]}},
+        {"address": {"type": "string"}, "amount": {"type": "string", "pattern": "^[0-9]+$"}, "unit": {"enum": ["vm", "base"]}},
+        required=["address", "amount"],
     ),
     "/api/v1/dev/impersonate": {
         "get": {
@@ -399,10 +413,14 @@ DEV_PATHS: dict[str, Any] = {
             "take unsigned transactions from an EVM (0x…) or Tron (T…) address — eth_sendTransaction, Tron's "
             "broadcasttransaction without a signature — or stop (`stop`: true); `auto`: every address",
             {"address": {"type": "string"}, "stop": {"type": "boolean"}, "auto": {"type": "boolean"}},
+            oneOf=[{"required": ["address"]}, {"required": ["auto"]}],
+            dependentRequired={"stop": ["address"]},
         ),
     },
     "/api/v1/dev/snapshot": _dev_post("a snapshot of the whole chain (state, blocks, mempool): its id", {}),
-    "/api/v1/dev/revert": _dev_post("everything back to a snapshot (used up with later ones)", {"id": {"type": "integer"}}),
+    "/api/v1/dev/revert": _dev_post(
+        "everything back to a snapshot (used up with later ones)", {"id": {"type": "integer"}}, required=["id"]
+    ),
     "/api/v1/dev/reset": _dev_post("back to genesis, with an empty mempool", {}),
     "/api/v1/dev/state": {
         "get": {
@@ -436,6 +454,7 @@ DEV_PATHS: dict[str, Any] = {
     },
     "/api/v1/dev/mining": _dev_post(
         "interval or on-demand block production",
-        {"mode": {"enum": ["interval", "on_demand"]}, "interval_ms": {"type": "integer", "minimum": 10}},
+        {"mode": {"enum": ["interval", "on_demand"]}, "interval_ms": {"type": "integer", "minimum": 10, "maximum": 3_600_000}},
+        required=["mode"],
     ),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -36,7 +37,10 @@ from .schema import openapi
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 100
+# a ChainError's HTTP status by its code; any other is the request's fault (400)
+CHAIN_ERROR_STATUS = {"no_genesis": 409, "devnet_off": 403, "too_large": 413, "producer_timeout": 503, "producer_busy": 503}
 MAX_ENVELOPE = 128 * 1024
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,1000}")  # ASCII digits: int() would also take "1_000" and "١٢"
 
 
 class ApiError(Exception):
@@ -67,7 +71,7 @@ def api(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpRespo
             except AdmissionError as e:
                 return error(400, e.code, e.message)
             except ChainError as e:
-                return error({"no_genesis": 409, "devnet_off": 403, "too_large": 413}.get(e.code, 400), e.code, e.message)
+                return error(CHAIN_ERROR_STATUS.get(e.code, 400), e.code, e.message)
             except Exception:
                 log.exception("unhandled error in %s", request.path)
                 return error(500, "internal_error", "the node failed to answer this request; see its log")
@@ -167,7 +171,7 @@ def blocks(request: HttpRequest) -> dict[str, Any]:
 
 @api("GET")
 def block(request: HttpRequest, ref: str) -> dict[str, Any]:
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # not str.isdigit() alone: "²" is a digit that int() refuses
         row = m.Block.objects.filter(height=int(ref)).first() if len(ref) < 20 else None
     else:
         row = m.Block.objects.filter(hash=parse_hex(ref, "block hash", 32)).first()
@@ -180,7 +184,7 @@ def block(request: HttpRequest, ref: str) -> dict[str, Any]:
 _registry = web_registry  # the web process's one registry (tests clear it between nodes)
 
 
-def _body_json(request: HttpRequest) -> dict[str, Any]:
+def body_json(request: HttpRequest) -> dict[str, Any]:
     try:
         raw = request.body or b"{}"
     except RequestDataTooBig:
@@ -198,7 +202,7 @@ def _body_json(request: HttpRequest) -> dict[str, Any]:
 
 @api("POST")
 def submit_tx(request: HttpRequest) -> JsonResponse:
-    body = _body_json(request)
+    body = body_json(request)
     text = body.get("envelope")
     if not isinstance(text, str):
         raise ApiError(400, "missing_envelope", 'send {"envelope": "<hex>"}')
@@ -217,7 +221,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
 
     from .identity import mint_records
 
-    text = _body_json(request).get("raw")
+    text = body_json(request).get("raw")
     if not isinstance(text, str):
         raise ApiError(400, "missing_raw", 'send {"raw": "<a signed transaction: hex, base58, base64 or TronLink JSON>"}')
     if len(text) > MAX_TEXT:
@@ -232,7 +236,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     out: dict[str, Any] = {
         "recognised": {
             "chain": found.chain,
-            "vm": found.vm,
+            "vm": vm_of(found.envelope[0]),  # null for an envelope of no VM (a devnet state edit), as in /tx
             "encoding": found.encoding,
             "native_id": None if found.native_id is None else hx(found.native_id),
             "envelope": hx(found.envelope),
@@ -373,7 +377,7 @@ def dev_mine(request: HttpRequest) -> dict[str, Any]:
     """`{"blocks": n}` (default 1): n blocks now, empty or not; answers when they are made."""
     from nvmsite import devctl
 
-    body = _body_json(request)
+    body = body_json(request)
     blocks = _dev_int(body, "blocks") if "blocks" in body else 1
     return {"height": devctl.mine(blocks)}
 
@@ -383,7 +387,10 @@ def dev_time(request: HttpRequest) -> dict[str, Any]:
     """`{"increase_s": n}` moves the clock forward; `{"next_timestamp": unix_s}` fixes the next block's time."""
     from nvmsite import devctl
 
-    body = _body_json(request)
+    devctl.require_devnet()
+    body = body_json(request)
+    if "increase_s" in body and "next_timestamp" in body:
+        raise ApiError(400, "bad_request", 'give "increase_s" or "next_timestamp", not both')
     if "increase_s" in body:
         return {"offset_s": devctl.increase_time(_dev_int(body, "increase_s"))}
     if "next_timestamp" in body:
@@ -397,7 +404,7 @@ def dev_mining(request: HttpRequest) -> dict[str, Any]:
     """`{"mode": "interval", "interval_ms": n}` or `{"mode": "on_demand"}`."""
     from nvmsite import devctl
 
-    body = _body_json(request)
+    body = body_json(request)
     interval = _dev_int(body, "interval_ms") if "interval_ms" in body else None
     return devctl.set_mining(str(body.get("mode")), interval)
 
@@ -408,16 +415,19 @@ def dev_balance(request: HttpRequest) -> dict[str, Any]:
     identity's balance in that VM's smallest unit (wei, lamports, sats, sun) or in base units."""
     from nvmsite import devctl
 
-    body = _body_json(request)
-    try:
-        amount = int(str(body.get("amount")), 10)
-    except ValueError:
-        raise ApiError(400, "bad_amount", "amount must be a whole number (a string of digits)") from None
+    devctl.require_devnet()
+    body = body_json(request)
+    amount = body.get("amount")
+    if isinstance(amount, str) and WHOLE_NUMBER.fullmatch(amount.strip()):
+        amount = int(amount)
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise ApiError(400, "bad_amount", "amount must be a whole number (a string of digits)")
     unit = body.get("unit", "vm")
     if unit not in ("vm", "base"):
         raise ApiError(400, "bad_unit", 'unit is "vm" or "base"')
+    address = str(body.get("address", ""))
     try:
-        return {"height": devctl.set_balance(str(body.get("address", "")), amount, unit == "base")}
+        return {"height": devctl.set_balance(address, amount, unit == "base")}
     except AddressError as e:
         raise ApiError(400, "bad_address", str(e)) from None
 
@@ -432,8 +442,10 @@ def dev_impersonate(request: HttpRequest) -> dict[str, Any]:
     devctl.require_devnet()
     if request.method == "GET":
         return impersonation.state()
-    body = _body_json(request)
+    body = body_json(request)
     if "auto" in body:
+        if "address" in body or "stop" in body:
+            raise ApiError(400, "bad_request", 'give "auto", or "address" (and "stop"), not both')
         if not isinstance(body["auto"], bool):
             raise ApiError(400, "bad_request", "auto is true or false")
         return impersonation.auto_impersonate(body["auto"])
@@ -456,7 +468,7 @@ def dev_revert(request: HttpRequest) -> dict[str, Any]:
     """`{"id": n}`: everything back to that snapshot; `{"reverted": false}` for an unknown id."""
     from nvmsite import devctl
 
-    return {"reverted": devctl.revert(_dev_int(_body_json(request), "id"))}
+    return {"reverted": devctl.revert(_dev_int(body_json(request), "id"))}
 
 
 @api("POST")
