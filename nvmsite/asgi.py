@@ -1,4 +1,5 @@
-"""ASGI entry point (served by daphne): HTTP through Django's WSGI handler, `/ws/live` and `/rpc/solana/ws` through Channels.
+"""ASGI entry point (served by daphne): HTTP through Django's WSGI handler; `/ws/live`, `/rpc/solana/ws` and the
+websocket of `/rpc/eth` through Channels.
 
 HTTP runs Django's WSGI handler on a fixed pool of reused threads, one hop there and one back per
 request: Django's ASGI handler starts a thread for every request (its per-request thread-sensitive
@@ -25,6 +26,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from explorer.consumers import LiveConsumer  # noqa: E402
+from rpc.eth.consumers import EthPubSub  # noqa: E402
 from rpc.solana.consumers import SolanaPubSub  # noqa: E402
 
 HTTP_THREADS = int(os.environ.get("WEB_THREADS", "4"))  # per process; each keeps its database connection
@@ -79,6 +81,12 @@ gc.freeze()
 application = ProtocolTypeRouter(
     {
         "http": WsgiOnThreads(StaticFilesHandler(wsgi), HTTP_THREADS),
-        "websocket": URLRouter([path("ws/live", LiveConsumer.as_asgi()), path("rpc/solana/ws", SolanaPubSub.as_asgi())]),
+        "websocket": URLRouter(
+            [
+                path("ws/live", LiveConsumer.as_asgi()),
+                path("rpc/solana/ws", SolanaPubSub.as_asgi()),
+                path("rpc/eth", EthPubSub.as_asgi()),  # the same URL as the HTTP JSON-RPC, as geth and anvil serve it
+            ]
+        ),
     }
 )

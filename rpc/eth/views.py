@@ -15,7 +15,7 @@ from .codec import INVALID_INPUT
 from .methods import call_method
 
 
-def _chain_error(e: ChainError) -> RpcError:
+def chain_error(e: ChainError) -> RpcError:
     return RpcError(INVALID_INPUT, e.message)
 
 
@@ -27,5 +27,5 @@ def _max_body() -> int:
     return DEVNET_MAX_BODY_BYTES if settings.NVM_DEVNET else MAX_BODY_BYTES
 
 
-ENDPOINT = Endpoint("eth", call_method, _chain_error, _max_body)
+ENDPOINT = Endpoint("eth", call_method, chain_error, _max_body)
 eth_rpc = ENDPOINT.view()

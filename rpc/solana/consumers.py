@@ -19,18 +19,12 @@ Other subscriptions (logs, program, block, vote, slotsUpdates) answer "Method no
 from __future__ import annotations
 
 import itertools
-import json
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from engines.svm import accounts as acc
-from explorer.live import GROUP, ensure_watcher
-from rpc.jsonbody import MAX_JSON_DEPTH, too_deep
-from rpc.jsonrpc import INVALID_REQUEST, MAX_BATCH, PARSE_ERROR, Endpoint, Methods, RpcError, error_response
+from rpc.jsonrpc import INVALID_REQUEST, Endpoint, Methods, RpcError
+from rpc.pubsub import PubSubConsumer, Session
 
 from .accounts import DataSlice, account_encoding, ui_account
 from .chaindata import find
@@ -38,9 +32,7 @@ from .codec import b58, commitment, config, flag, invalid, pubkey, signature, u6
 from .methods import arity, not_found, state
 from .views import chain_error
 
-log = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 1_000  # per connection
-MAX_FRAME = 64 * 1024
 _ids = itertools.count()  # subscription ids, unique in this process
 
 
@@ -58,15 +50,12 @@ def _empty_account(encoding: str) -> dict[str, Any]:
     return {"data": data, "executable": False, "lamports": 0, "owner": b58(acc.SYSTEM_PROGRAM), "rentEpoch": 0, "space": 0}
 
 
-@dataclass
-class Subscriptions:
-    """One connection's subscriptions; methods run on a worker thread (they read the database), notifications
-    to send once the answer is sent collect in `pending`."""
+class Subscriptions(Session):
+    """One connection's subscriptions (rpc/pubsub.py: its methods run on a worker thread)."""
 
-    subs: dict[int, Subscription] = field(default_factory=dict)
-    pending: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.subs: dict[int, Subscription] = {}
         self.methods = Methods(not_found, arity)
         for name, fn in (
             ("signatureSubscribe", self.signature_subscribe),
@@ -124,8 +113,11 @@ class Subscriptions:
         return unsubscribe
 
     # -- notifications ---------------------------------------------------------------------------
+    def subscribed(self) -> bool:
+        return bool(self.subs)
+
     def _notify(self, method: str, sub_id: int, result: Any) -> None:
-        self.pending.append({"jsonrpc": "2.0", "method": method, "params": {"result": result, "subscription": sub_id}})
+        self.notify(method, {"result": result, "subscription": sub_id})
 
     def _check_signature(self, sub_id: int) -> None:
         found = find(self.subs[sub_id].key)
@@ -138,7 +130,7 @@ class Subscriptions:
         info = acc.account_info(s, sub.key)
         return _empty_account(sub.encoding) if info is None else ui_account(s, sub.key, info, sub.encoding, sub.data_slice)
 
-    def on_block(self, slot: int) -> list[dict[str, Any]]:
+    def on_block(self, slot: int) -> None:
         """The notifications a new block brings."""
         for sub_id, sub in list(self.subs.items()):
             if sub.kind == "slot":
@@ -152,60 +144,8 @@ class Subscriptions:
                 if now != sub.last:
                     sub.last = now
                     self._notify("accountNotification", sub_id, {"context": {"slot": slot}, "value": now})
-        return self.take()
-
-    def answer(self, text: str) -> tuple[Any, list[dict[str, Any]]]:
-        """A frame's JSON-RPC answer (None: only notifications came) and the notifications to follow it."""
-        if too_deep(text.encode()):
-            return error_response(None, RpcError(PARSE_ERROR, f"parse error: JSON nested deeper than {MAX_JSON_DEPTH}")), []
-        try:
-            payload = json.loads(text)
-        except (ValueError, RecursionError):
-            return error_response(None, RpcError(PARSE_ERROR, "parse error: the frame is not valid JSON")), []
-        if isinstance(payload, list):
-            if not payload or len(payload) > MAX_BATCH:
-                return error_response(None, RpcError(INVALID_REQUEST, f"a batch holds 1 to {MAX_BATCH} requests")), []
-            responses = [r for r in map(self.endpoint.handle, payload) if r is not None]
-            return responses or None, self.take()
-        return self.endpoint.handle(payload), self.take()
-
-    def take(self) -> list[dict[str, Any]]:
-        out, self.pending = self.pending, []
-        return out
 
 
-class SolanaPubSub(AsyncWebsocketConsumer):  # type: ignore[misc]
-    async def connect(self) -> None:
-        self.subscriptions = Subscriptions()
-        await self.channel_layer.group_add(GROUP, self.channel_name)
-        ensure_watcher()
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(GROUP, self.channel_name)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data) > MAX_FRAME:
-            err = RpcError(INVALID_REQUEST, f"send JSON-RPC requests as text frames of at most {MAX_FRAME} bytes")
-            await self._send(error_response(None, err))
-            return
-        response, notifications = await database_sync_to_async(self.subscriptions.answer)(text_data)
-        if response is not None:
-            await self._send(response)
-        for note in notifications:
-            await self._send(note)
-
-    async def live_event(self, message: dict[str, Any]) -> None:
-        """A new block (explorer/live.py's event)."""
-        if not self.subscriptions.subs:
-            return
-        try:
-            notifications = await database_sync_to_async(self.subscriptions.on_block)(int(message["event"]["height"]))
-        except Exception:  # a block that cannot be read now is not this connection's end
-            log.exception("solana pubsub: could not read block %s", message["event"].get("height"))
-            return
-        for note in notifications:
-            await self._send(note)
-
-    async def _send(self, content: Any) -> None:
-        await self.send(text_data=json.dumps(content))
+class SolanaPubSub(PubSubConsumer):
+    session = Subscriptions
+    name = "solana pubsub"

@@ -493,7 +493,8 @@ def devnet_banner(info: dict[str, Any], base: str) -> str:
         f"  blocks           {base}/api/v1/blocks",
         f"  state proofs     {base}/api/v1/state/proof?key=<hex>",
         f"  identities       {base}/api/v1/identity/<id_com or any address>",
-        f"  Ethereum RPC     {base}/rpc/eth   (MetaMask: chain id {info['chain_id']}, currency NVM)",
+        f"  Ethereum RPC     {base}/rpc/eth   (MetaMask: chain id {info['chain_id']}, currency NVM; "
+        f"websocket {base.replace('http', 'ws', 1)}/rpc/eth)",
         f"  Solana RPC       {base}/rpc/solana   (websocket {base.replace('http', 'ws', 1)}/rpc/solana/ws)",
         f"  Bitcoin Esplora  {base}/api/btc   (regtest addresses bcrt1…, m…/n…, 2…)",
         f"  Tron HTTP API    {base}/api/tron/   (tronpy: HTTPProvider with the trailing slash)",

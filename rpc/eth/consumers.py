@@ -1,0 +1,106 @@
+"""`ws://…/rpc/eth`: the Ethereum JSON-RPC over a websocket, as geth and anvil serve it on the same URL —
+every method of `POST /rpc/eth` (ethers' and viem's WebSocket providers send all their requests this way),
+plus `eth_subscribe` / `eth_unsubscribe`:
+
+- `newHeads`: each new block's header (the block object without transactions, uncles or withdrawals), one
+  notification per block, none skipped (up to MAX_CATCH_UP blocks at a time);
+- `logs` (with `address` / `topics` as eth_getLogs takes them): each matching log of each new block, in
+  chain order, one notification per log.
+
+A subscription id is 16 random bytes in hex, as geth makes them. `newPendingTransactions` and `syncing` are
+not offered: a waiting transaction is not announced (the txpool_ methods list them); the node never syncs.
+After a reset or a revert the chain is shorter: the next header is the new head's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from rpc.jsonrpc import INVALID_REQUEST, Endpoint, RpcError
+from rpc.pubsub import PubSubConsumer, Session
+
+from .chaindata import block_json
+from .codec import invalid
+from .logs import LogFilter, head_height, parse_filter, read_logs
+from .methods import block_row, call_method, coinbase
+from .views import chain_error
+
+MAX_SUBSCRIPTIONS = 1_000  # per connection
+MAX_CATCH_UP = 64  # blocks notified at once after a gap (the live feed announces the head only)
+NOT_IN_HEADS = ("transactions", "uncles", "withdrawals", "size", "totalDifficulty")
+
+
+@dataclass
+class Subscription:
+    kind: str  # "newHeads" | "logs"
+    logs: LogFilter | None = None
+
+
+class EthSession(Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self.subs: dict[str, Subscription] = {}
+        self.last: int | None = None  # the last block notified (or the head when the first subscription came)
+        self.endpoint = Endpoint("eth pubsub", self.call, chain_error)
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_subscribe":
+            return self.subscribe(*params)
+        if method == "eth_unsubscribe":
+            if len(params) != 1:
+                raise invalid("eth_unsubscribe takes the subscription id")
+            return self.subs.pop(params[0], None) is not None if isinstance(params[0], str) else False
+        return call_method(method, params)
+
+    def subscribe(self, kind: Any = None, criteria: Any = None, *extra: Any) -> str:
+        if extra:
+            raise invalid("eth_subscribe takes a kind and, for logs, a filter")
+        if kind == "newHeads":
+            if criteria is not None:
+                raise invalid("newHeads takes no options")
+            sub = Subscription("newHeads")
+        elif kind == "logs":
+            criteria = {} if criteria is None else criteria
+            if isinstance(criteria, dict) and ({"fromBlock", "toBlock", "blockHash"} & criteria.keys()):
+                raise invalid("a logs subscription follows new blocks: give address and topics only")
+            sub = Subscription("logs", parse_filter(criteria))
+        elif kind in ("newPendingTransactions", "syncing"):
+            raise invalid(f"{kind} is not offered here (waiting transactions: txpool_content; the node never syncs)")
+        else:
+            raise invalid(f"no subscription {kind!r}: newHeads or logs")
+        if len(self.subs) >= MAX_SUBSCRIPTIONS:
+            raise RpcError(INVALID_REQUEST, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
+        if self.last is None:
+            self.last = head_height()
+        sub_id = "0x" + secrets.token_hex(16)
+        self.subs[sub_id] = sub
+        return sub_id
+
+    def subscribed(self) -> bool:
+        return bool(self.subs)
+
+    def on_block(self, height: int) -> None:
+        last = self.last if self.last is not None else height - 1
+        first = last + 1 if last < height else height  # shorter than before: a reset or revert
+        first = max(first, height - MAX_CATCH_UP + 1)
+        self.last = height
+        heads = [s for s in self.subs.items() if s[1].kind == "newHeads"]
+        for n in range(first, height + 1):
+            if heads:
+                row = block_row(hex(n))
+                if row is None:
+                    continue
+                header = {k: v for k, v in block_json(*row, False, coinbase()).items() if k not in NOT_IN_HEADS}
+                for sub_id, _ in heads:
+                    self.notify("eth_subscription", {"subscription": sub_id, "result": header})
+            for sub_id, sub in list(self.subs.items()):
+                if sub.kind == "logs" and sub.logs is not None:
+                    for entry in read_logs(sub.logs, n, n):
+                        self.notify("eth_subscription", {"subscription": sub_id, "result": entry})
+
+
+class EthPubSub(PubSubConsumer):
+    session = EthSession
+    name = "eth pubsub"
