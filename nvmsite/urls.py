@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from explorer.views import not_found as explorer_not_found
 from faucet import views as faucet
+from rpc.btc import views as btc
 from rpc.eth.views import eth_rpc
 from rpc.native import views as native
 from rpc.solana.views import solana_rpc
@@ -11,6 +12,7 @@ urlpatterns = [
     path("api/v1/faucet", faucet.api),
     path("api/v1/", include("rpc.native.urls")),
     path("api/btc/", include("rpc.btc.urls")),
+    path("api/btc", btc.unknown),  # the base URL itself: Esplora's plain-text 404, not the native API's JSON
     path("api/tron/", include("rpc.tron.urls")),
     path("rpc/eth", eth_rpc),
     path("rpc/solana", solana_rpc),

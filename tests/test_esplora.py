@@ -210,6 +210,7 @@ def test_block_errors_are_plain_text(api: str) -> None:
     assert "no 80-byte Bitcoin header" in error(api, f"/block/{'ab' * 32}/header", 404)
     assert "script hash" in error(api, f"/scripthash/{'ab' * 32}/utxo", 404)
     assert error(api, "/no/such/thing", 404) == 'endpoint does not exist "/api/btc/no/such/thing"'
+    assert error(api, "", 404) == 'endpoint does not exist "/api/btc"'  # the base URL, without its slash
 
 
 # -- a wallet's round trip --------------------------------------------------------------------------
