@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.support.devnet import running_devnet
+from tests.support.devnet import devnet_fixture
 from tests.test_rpc_eth import post, rpc, rpc_error
 
 ALICE = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"  # anvil #0, funded by the shipped genesis
@@ -18,10 +18,7 @@ U64_MAX = 2**64 - 1
 WEI_PER_BASE = 10**9
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    with running_devnet(tmp_path_factory.mktemp("devnet")) as url:
-        yield url
+base = devnet_fixture()
 
 
 @pytest.fixture(scope="module")

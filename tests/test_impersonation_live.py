@@ -13,7 +13,7 @@ from base58 import b58decode_check
 from web3 import Web3
 
 from chain.address import tron_text
-from tests.support.devnet import running_devnet
+from tests.support.devnet import devnet_fixture
 from tests.test_devctl import call
 
 WHALE = "0x28C6c06298d514Db089934071355E5743bf21d60"  # never funded by genesis, no key: impersonation only
@@ -22,10 +22,7 @@ TRON_WHALE = "TWer2Ygk5TEheHp3TPuYeqxmB6SsGZmaL6"  # genesis's Tron wallet: sent
 TRON_TO = tron_text(b"\x41" + bytes(19) + b"\x77")
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    with running_devnet(tmp_path_factory.mktemp("devnet")) as url:
-        yield url
+base = devnet_fixture()
 
 
 @pytest.fixture(scope="module")

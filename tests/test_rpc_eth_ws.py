@@ -7,21 +7,17 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
 from eth_account import Account
 from web3 import AsyncWeb3, Web3, WebSocketProvider
 
-from tests.support.devnet import running_devnet
+from tests.support.devnet import devnet_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # anvil #0
 GWEI = 10**9
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    with running_devnet(tmp_path_factory.mktemp("devnet")) as url:
-        yield url
+base = devnet_fixture()
 
 
 def test_web3_websocket_provider_calls_and_subscribes_to_heads_and_logs(base):

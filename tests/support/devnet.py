@@ -6,9 +6,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nvmsite.devproc import devnet_output, free_port, scratch_database, start_devnet, stop_devnet, wait_ready
 
 __all__ = [
+    "devnet_fixture",
     "devnet_output",
     "devnet_with_genesis",
     "free_port",
@@ -41,3 +44,14 @@ def devnet_with_genesis(home: Path, genesis: dict[str, Any]) -> Iterator[str]:
     path.write_text(json.dumps(genesis))
     with running_devnet(home, NVM_GENESIS=str(path)) as base:
         yield base
+
+
+def devnet_fixture(**env: str) -> Any:
+    """A module-scoped fixture: the base URL of a live devnet (`running_devnet`) that the module's tests share."""
+
+    @pytest.fixture(scope="module")
+    def base(tmp_path_factory: Any) -> Iterator[str]:
+        with running_devnet(tmp_path_factory.mktemp("devnet"), **env) as url:
+            yield url
+
+    return base
