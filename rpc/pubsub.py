@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 
 
-class Session:
+class Session(ABC):
     """One connection: `endpoint` answers its requests, `subscribed()` says whether blocks concern it, and
     `on_block(height)` queues (with `notify`) what a new block brings."""
 
@@ -36,11 +37,11 @@ class Session:
     def __init__(self) -> None:
         self.pending: list[dict[str, Any]] = []
 
-    def subscribed(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def subscribed(self) -> bool: ...
 
-    def on_block(self, height: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def on_block(self, height: int) -> None: ...
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self.pending.append({"jsonrpc": "2.0", "method": method, "params": params})
