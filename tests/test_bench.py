@@ -78,3 +78,12 @@ def test_cross_vm_bench_runs_the_mix_in_memory_and_on_sql_to_one_root():
     sql = cross_vm.run_with(SqlStore(), txs=200, senders=20, block_txs=70)
     assert mem["txs"] == 200 and mem["blocks"] == 3 and mem["mix"] == list(cross_vm.KINDS)
     assert mem["state_root"] == sql["state_root"]  # the same blocks, in memory or in the database
+
+
+def test_parallel_processes_bench_gives_the_sequential_block():
+    """Both worker designs must give the sequential block's diff and node writes (the bench checks it)."""
+    from bench import processes
+
+    r = processes.run(txs=400, rounds=1)
+    assert r["scenario"] == "parallel-processes" and set(r["ratios"]) == {"forked", "replicas"}
+    assert all(stages["total"] > 0 for stages in r["stages_s"].values())

@@ -332,6 +332,12 @@ def _commit_pg(rows: Rows) -> None:
 def _copy(cur: Any, target: str, types: list[str], rows: list[Row]) -> None:
     if not rows:
         return
+    if not getattr(cur, "_nvm_bytea", False):
+        # bytea by psycopg's C dumper: the default one for the type (DB-API's Binary) is Python, per value
+        from psycopg.types.string import BytesBinaryDumper
+
+        cur.adapters.register_dumper(None, BytesBinaryDumper)
+        cur._nvm_bytea = True
     with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types(types)
         for row in rows:

@@ -151,7 +151,7 @@ class Command(BaseCommand):
         amount(mb)
 
         b = sub.add_parser("bench", help="benchmarks; prints one JSON object per run")
-        scenarios = ["state-root", "native-transfer", "erc20", "web", "parallel", "bvm-verify", "cross-vm"]
+        scenarios = ["state-root", "native-transfer", "erc20", "web", "parallel", "parallel-processes", "bvm-verify", "cross-vm"]
         b.add_argument("scenario", choices=scenarios)
         b.add_argument("--keys", type=int, default=1_000_000, help="state-root: keys in the state")
         b.add_argument("--updates", type=int, default=10_000, help="state-root: keys changed by the block")
@@ -166,7 +166,9 @@ class Command(BaseCommand):
             default=1,
             help="native-transfer on SQL: 2 = admission in a process of its own, as the web server does it",
         )
-        b.add_argument("--repeat", type=int, default=3, help="erc20: rounds; each figure is the median")
+        b.add_argument(
+            "--repeat", type=int, default=3, help="erc20: rounds, each figure the median; parallel-processes: rounds, the best"
+        )
         b.add_argument("--clients", type=int, default=50, help="web: concurrent connections")
         b.add_argument("--duration", type=int, default=10, help="web: seconds per request kind")
         b.add_argument("--url", help="web: load this running node instead of starting a devnet")
@@ -360,6 +362,10 @@ class Command(BaseCommand):
                 self.emit(parallel.run(opts["txs"] or 20_000))
             except (RuntimeError, OSError) as e:
                 raise CommandError(str(e)) from None
+        elif opts["scenario"] == "parallel-processes":
+            from bench import processes
+
+            self.emit(processes.run(opts["txs"] or 20_000, opts["repeat"]))
         elif opts["scenario"] == "web":
             from bench import web
 
