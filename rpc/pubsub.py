@@ -2,14 +2,17 @@
 (`/rpc/solana/ws`) and the Ethereum one (`ws://…/rpc/eth`) share.
 
 A `Session` is one connection's state: its endpoint answers the frames (single requests and batches,
-rpc/jsonrpc.py's framing and errors), its `on_block` says what a new block brings to its subscriptions.
-Both run on a worker thread (they read the database). Notifications made while answering a frame are sent
+rpc/jsonrpc.py's framing and errors), its `on_block` says what a new block brings to its subscriptions, and
+`on_tick`, every TICK_S while `ticking()`, what else arrived (transactions admitted since). All of them run on
+one worker thread (they read the database), one at a time. Notifications made while answering a frame are sent
 after its answer. New blocks come from the explorer's live feed (explorer/live.py: the block producer's
 announcement, or this process's watcher of the blocks table).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -25,6 +28,7 @@ from .jsonrpc import INVALID_REQUEST, MAX_BATCH, PARSE_ERROR, Endpoint, RpcError
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
+TICK_S = 0.1  # how often a ticking session looks for what arrived between blocks
 
 
 class Session(ABC):
@@ -42,6 +46,15 @@ class Session(ABC):
 
     @abstractmethod
     def on_block(self, height: int) -> None: ...
+
+    def ticking(self) -> bool:
+        """Whether `on_tick` has anything to look for."""
+        return False
+
+    def on_tick(self) -> None:
+        """Queue (with `notify`) what arrived since the last look, between blocks: nothing, unless a session has
+        something to look for."""
+        return None
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self.pending.append({"jsonrpc": "2.0", "method": method, "params": params})
@@ -69,6 +82,10 @@ class Session(ABC):
         self.on_block(height)
         return self.take()
 
+    def tick_notifications(self) -> list[dict[str, Any]]:
+        self.on_tick()
+        return self.take()
+
 
 class PubSubConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """The websocket of a `Session` subclass (`session`)."""
@@ -81,9 +98,28 @@ class PubSubConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(GROUP, self.channel_name)
         ensure_watcher()
         await self.accept()
+        self.ticker = asyncio.ensure_future(self._tick())
 
     async def disconnect(self, code: int) -> None:
+        ticker = getattr(self, "ticker", None)
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
         await self.channel_layer.group_discard(GROUP, self.channel_name)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            if not self.state.ticking():
+                continue
+            try:
+                notifications = await database_sync_to_async(self.state.tick_notifications)()
+            except Exception:  # the database out of reach for a moment is not this connection's end
+                log.exception("%s: could not look for new arrivals", self.name)
+                continue
+            for note in notifications:
+                await self._send(note)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A text frame, or a binary one holding UTF-8 JSON (web3.py sends those), of at most `max_frame` bytes."""

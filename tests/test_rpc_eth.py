@@ -418,6 +418,39 @@ def test_pending_transactions_count_for_the_pending_nonce(client, chain):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_pending_transaction_filter_gives_each_admitted_transaction_once(client, chain, monkeypatch):
+    """As geth's: every EVM transaction admitted after the last poll, in admission order, hashes or (true) whole
+    transactions — including one admitted and taken into a block between two polls."""
+    from rpc.eth import logs
+
+    call(client, "eth_sendRawTransaction", raw_tx(0))  # before the filters: never theirs
+    hashes = call(client, "eth_newPendingTransactionFilter")["result"]
+    full = call(client, "eth_newPendingTransactionFilter", True)["result"]
+    sent = [call(client, "eth_sendRawTransaction", raw_tx(n))["result"] for n in (1, 2)]
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == sent
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == []
+    sent.append(call(client, "eth_sendRawTransaction", raw_tx(3))["result"])
+    chain.produce(100)  # admitted and in a block before the next poll
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == sent[2:]
+    objects = call(client, "eth_getFilterChanges", full)["result"]
+    assert [t["hash"] for t in objects] == sent and [t["nonce"] for t in objects] == ["0x1", "0x2", "0x3"]
+    assert all(t["blockHash"] is None and t["from"] == ALICE.address.lower() for t in objects)
+    assert call(client, "eth_getFilterChanges", full)["result"] == []
+
+    monkeypatch.setattr(logs, "MAX_ARRIVALS", 2)  # a poll gives at most that many; the next goes on from there
+    more = [call(client, "eth_sendRawTransaction", raw_tx(n))["result"] for n in (4, 5, 6)]
+    chain.produce(2)
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == more[:2]
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == more[2:]
+    assert call(client, "eth_getFilterChanges", hashes)["result"] == []
+    assert call(client, "eth_uninstallFilter", hashes)["result"] is True
+    assert call(client, "eth_getFilterChanges", hashes)["error"]["message"] == "filter not found"
+    for params in (["yes"], [True, True], [1]):
+        assert call(client, "eth_newPendingTransactionFilter", *params)["error"]["code"] == -32602, params
+    assert call(client, "eth_getFilterLogs", full)["error"]["code"] == -32602  # a pending filter is no log filter
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_call_that_runs_too_long_is_cut(client, chain, monkeypatch):
     from rpc.eth import simulate
 

@@ -1,5 +1,5 @@
 """The Ethereum JSON-RPC over a websocket at `ws://…/rpc/eth`, as web3.py's WebSocketProvider drives it: every
-method, and eth_subscribe for new heads and logs. Against a live devnet (on-demand blocks)."""
+method, and eth_subscribe for new heads, logs and pending transactions. Against a live devnet (on-demand blocks)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,42 @@ def test_web3_websocket_provider_calls_and_subscribes_to_heads_and_logs(base):
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
+def test_pending_transactions_are_announced_before_their_block(base):
+    """eth_subscribe("newPendingTransactions") as web3.py makes it: each transaction sent afterwards, once, its hash
+    (or, subscribed with true, the transaction without a block) before the newHeads of the block that takes it."""
+    http = Web3(Web3.HTTPProvider(f"{base}/rpc/eth"))
+    bob = Web3.to_checksum_address("0x" + "00" * 19 + "b1")
+
+    async def scenario() -> None:
+        async with AsyncWeb3(WebSocketProvider(base.replace("http://", "ws://") + "/rpc/eth")) as w3:
+            hashes = await w3.eth.subscribe("newPendingTransactions")
+            whole = await w3.eth.subscribe("newPendingTransactions", True)
+            heads = await w3.eth.subscribe("newHeads")
+            nonce = http.eth.get_transaction_count(ALICE.address, "pending")
+            fees = {"maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": 0, "gas": 21_000, "chainId": http.eth.chain_id}
+            sent = [
+                http.eth.send_raw_transaction(
+                    ALICE.sign_transaction(fees | {"to": bob, "value": 1 + i, "nonce": nonce + i}).raw_transaction
+                )
+                for i in range(2)
+            ]
+            order: list[tuple[str, object]] = []
+            async for message in w3.socket.process_subscriptions():
+                order.append((message["subscription"], message["result"]))
+                mined = [r for s, r in order if s == heads]
+                if mined and mined[-1]["number"] >= http.eth.get_transaction_receipt(sent[-1])["blockNumber"]:
+                    break
+            assert [r for s, r in order if s == hashes] == sent
+            objects = [r for s, r in order if s == whole]
+            assert [t["hash"] for t in objects] == sent and [t["value"] for t in objects] == [1, 2]
+            assert all(t["blockHash"] is None and t["from"] == ALICE.address for t in objects)
+            first_head = next(i for i, (s, _) in enumerate(order) if s == heads)
+            assert first_head > max(i for i, (s, _) in enumerate(order) if s == hashes)  # announced before their block
+            assert await w3.eth.unsubscribe(hashes) is True and await w3.eth.unsubscribe(whole) is True
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
 def test_websocket_errors_are_json_rpc_errors(base):
     from websockets.sync.client import connect
 
@@ -75,7 +111,13 @@ def test_websocket_errors_are_json_rpc_errors(base):
         assert ask("{nope")["error"]["code"] == -32700
         assert ask(b"\xff".decode("latin1"), binary=True)["error"]["code"] == -32700  # not UTF-8
         assert ask({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, binary=True)["result"] == hex(7231053)
-        for params in (["newPendingTransactions"], ["nope"], ["logs", {"fromBlock": "0x0"}], ["newHeads", {}]):
+        for params in (
+            ["newPendingTransactions", "yes"],
+            ["syncing"],
+            ["nope"],
+            ["logs", {"fromBlock": "0x0"}],
+            ["newHeads", {}],
+        ):
             error = ask({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": params})["error"]
             assert error["code"] == -32602, (params, error)
         assert ask({"jsonrpc": "2.0", "id": 3, "method": "eth_unsubscribe", "params": ["0x00"]})["result"] is False

@@ -62,7 +62,8 @@ def produce(chain: Chain, *envelopes: bytes):
 
 
 def rows() -> dict[str, set]:
-    """Every row of the chain's tables (without serial ids), as sets of plain values."""
+    """Every row of the chain's tables (without serial ids, or the mempool seq a transaction was admitted as: this
+    node's own order, which a state file does not carry), as sets of plain values."""
 
     def plain(values):
         return tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)
@@ -70,6 +71,8 @@ def rows() -> dict[str, set]:
     out = {model.__name__: {plain(r) for r in model.objects.values_list()} for model in TABLES}
     out["AddressIndex"] = {plain(r) for r in m.AddressIndex.objects.values_list("tag", "address", "id_com", "height")}
     out["TxParty"] = {plain(r) for r in m.TxParty.objects.values_list("id_com", "height", "position", "envelope_id")}
+    tx_columns = [f.attname for f in m.Transaction._meta.concrete_fields if f.name != "seq"]
+    out["Transaction"] = {plain(r) for r in m.Transaction.objects.values_list(*tx_columns)}
     return out
 
 

@@ -27,6 +27,9 @@ class Transaction(models.Model):
     receipt = models.BinaryField()  # chain.dispatcher.Receipt.encode()
     diff = models.BinaryField()  # chain.node.encode_diff()
     exec_us = models.IntegerField(null=True)  # how long this node took to run it (not consensus: the explorer's trace)
+    # its mempool entry's seq: the order this node admitted it in (eth_newPendingTransactionFilter reads it);
+    # null for a transaction loaded from a state file
+    seq = models.BigIntegerField(null=True)
 
     class Meta:
         db_table = "nvm_tx"

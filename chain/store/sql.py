@@ -251,15 +251,19 @@ def tx_row(
     diff: bytes,
     exec_us: int | None,
     envelope_id: bytes | None = None,
+    seq: int | None = None,
 ) -> Row:
-    """A transaction's row (nvm_tx's columns); `envelope_id` when it is known already (it is H(envelope))."""
+    """A transaction's row (nvm_tx's columns); `envelope_id` when it is known already (it is H(envelope)), `seq` its
+    mempool entry's when it came from this node's mempool."""
     opcode = envelope[0] if envelope else 0
-    return (envelope_id or H(envelope), height, position, opcode, envelope, context, success, receipt, diff, exec_us)
+    return (envelope_id or H(envelope), height, position, opcode, envelope, context, success, receipt, diff, exec_us, seq)
 
 
 def rows_of(block: Block) -> Rows:
     h = block.header
     rows = Rows(state=block.state_diff, nodes=block.node_writes, mempool_seqs=block.mempool_seqs)
+    # each transaction's mempool entry (a block made from the mempool lists one per transaction, in order)
+    seqs: list[int | None] = list(block.mempool_seqs) or [None] * len(block.txs)
     txs = [
         tx_row(
             h.height,
@@ -271,8 +275,9 @@ def rows_of(block: Block) -> Rows:
             encode_diff(e.diff),
             None if e.exec_ns is None else min(e.exec_ns // 1000, 2**31 - 1),
             e.tx.envelope_id,
+            seq,
         )
-        for i, e in enumerate(block.txs)
+        for i, (e, seq) in enumerate(zip(block.txs, seqs, strict=True))
     ]
     rows.add_block(h, block.schedule, txs)
     rows.aliases = [(a, e.tx.envelope_id) for e in block.txs for a in e.tx.ids if a != e.tx.envelope_id]
@@ -303,8 +308,8 @@ def _commit_pg(rows: Rows) -> None:
         )
         _copy(
             cur,
-            "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff, exec_us)",
-            ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea", "int4"],
+            "nvm_tx (envelope_id, height, position, opcode, envelope, context, success, receipt, diff, exec_us, seq)",
+            ["bytea", "int8", "int4", "int2", "bytea", "bytea", "bool", "bytea", "bytea", "int4", "int8"],
             rows.txs,
         )
         _copy(cur, "nvm_tx_alias (alias, envelope_id)", ["bytea", "bytea"], rows.aliases)
@@ -362,7 +367,19 @@ def _upsert_pg(cur: Any, table: str, key: str, value: str, key_type: str, change
 def _commit_orm(rows: Rows) -> None:
     block_fields = ("height", "hash", "header", "timestamp_ms", "state_root", "tx_count", "schedule")
     m.Block.objects.bulk_create([m.Block(**dict(zip(block_fields, r, strict=True))) for r in rows.blocks], batch_size=BATCH)
-    tx_fields = ("envelope_id", "block_id", "position", "opcode", "envelope", "context", "success", "receipt", "diff", "exec_us")
+    tx_fields = (
+        "envelope_id",
+        "block_id",
+        "position",
+        "opcode",
+        "envelope",
+        "context",
+        "success",
+        "receipt",
+        "diff",
+        "exec_us",
+        "seq",
+    )
     m.Transaction.objects.bulk_create([m.Transaction(**dict(zip(tx_fields, r, strict=True))) for r in rows.txs], batch_size=BATCH)
     m.TxAlias.objects.bulk_create([m.TxAlias(alias=a, tx_id=t) for a, t in rows.aliases], batch_size=BATCH)
     m.MintIndex.objects.bulk_create([m.MintIndex(mint=k, height=h) for k, h in rows.mints], batch_size=BATCH)

@@ -179,17 +179,73 @@ class PendingTx:
     sender: bytes
 
 
+def pending_tx(envelope: bytes) -> PendingTx | None:
+    """An admitted Ethereum-view envelope as a pending transaction; None if it no longer decodes (admitted under
+    another configuration: nobody's pending transaction now)."""
+    try:
+        raw, tx, named = view_of(envelope)
+        tx_hash = keccak(raw)
+        return PendingTx(tx_hash, tx, named or senders.get(tx_hash, tx))
+    except Exception:
+        return None
+
+
 def pending_transactions(limit: int = 20_000) -> Iterator[PendingTx]:
     """The EVM transactions waiting in the mempool, in arrival order (the first `limit` of them); an entry that
     no longer decodes is skipped."""
     rows = m.MempoolEntry.objects.filter(opcode__in=ETHEREUM_OPCODES).order_by("seq").values_list("envelope", flat=True)
     for envelope in rows[:limit]:
-        try:
-            raw, tx, named = view_of(bytes(envelope))
-            tx_hash = keccak(raw)
-            yield PendingTx(tx_hash, tx, named or senders.get(tx_hash, tx))
-        except Exception:  # admitted under another configuration: nobody's pending transaction now
-            continue
+        found = pending_tx(bytes(envelope))
+        if found is not None:
+            yield found
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """EVM transactions this node admitted after a mark, in arrival order, and the mark to read on from."""
+
+    txs: list[PendingTx]
+    seq: int  # the last mempool seq looked at
+    height: int  # the block up to which blocks were looked at
+
+
+def arrival_mark() -> Arrivals:
+    """The mark `arrivals` reads on from to find what comes after now: the newest mempool entry, waiting or in a
+    block (seqs only grow: a block takes entries in their order), and the head."""
+    head = m.Block.objects.order_by("-height").values_list("height", flat=True).first() or 0
+    waiting = m.MempoolEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    mined = (
+        m.Transaction.objects.filter(seq__isnull=False).order_by("-block_id", "-position").values_list("seq", flat=True).first()
+    )
+    return Arrivals([], max(waiting or 0, mined or 0), head)
+
+
+def arrivals(after_seq: int, after_height: int, limit: int) -> Arrivals:
+    """The EVM transactions admitted after mempool entry `after_seq`: those still waiting, and those already in a
+    block above `after_height` (admitted and taken between two looks). At most `limit`; the mark then stops at
+    the last one given, so the next look goes on from there. Call it inside `consistent_reads()`: a block
+    committed meanwhile moves transactions from the mempool into a block."""
+    head = m.Block.objects.order_by("-height").values_list("height", flat=True).first() or 0
+    mined = (
+        m.Transaction.objects.filter(
+            block_id__gt=after_height, block_id__lte=head, seq__gt=after_seq, opcode__in=ETHEREUM_OPCODES
+        )
+        .order_by("seq")
+        .values_list("seq", "envelope")[:limit]
+    )
+    waiting = (
+        m.MempoolEntry.objects.filter(seq__gt=after_seq, opcode__in=ETHEREUM_OPCODES)
+        .order_by("seq")
+        .values_list("seq", "envelope")
+    )[:limit]
+    rows = sorted([*mined, *waiting])
+    if len(rows) > limit:
+        rows = rows[:limit]
+    full = len(rows) == limit
+    txs = [found for _, envelope in rows if (found := pending_tx(bytes(envelope))) is not None]
+    last = rows[-1][0] if rows else after_seq
+    # every block up to the head was read through, unless the limit cut the answer: then look at them again
+    return Arrivals(txs, max(last, after_seq), after_height if full else head)
 
 
 def find_pending(tx_hash: bytes, limit: int = 20_000) -> bytes | None:

@@ -5,11 +5,14 @@ plus `eth_subscribe` / `eth_unsubscribe`:
 - `newHeads`: each new block's header (the block object without transactions, uncles or withdrawals), one
   notification per block, none skipped (up to MAX_CATCH_UP blocks at a time);
 - `logs` (with `address` / `topics` as eth_getLogs takes them): each matching log of each new block, in
-  chain order, one notification per log.
+  chain order, one notification per log;
+- `newPendingTransactions`: each EVM transaction admitted after the subscription, once, in the order the node
+  admitted it — its hash, or (with `true`, as geth 1.11+ takes it) the transaction without a block. Looked for
+  every rpc/pubsub.py TICK_S and before each new block's notifications, so a transaction is announced before
+  the block that takes it, even when both come between two looks.
 
-A subscription id is 16 random bytes in hex, as geth makes them. `newPendingTransactions` and `syncing` are
-not offered: a waiting transaction is not announced (the txpool_ methods list them); the node never syncs.
-After a reset or a revert the chain is shorter: the next header is the new head's.
+A subscription id is 16 random bytes in hex, as geth makes them. `syncing` is not offered: the node never
+syncs. After a reset or a revert the chain is shorter: the next header is the new head's.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chain.store.sql import consistent_reads
 from rpc.jsonrpc import INVALID_REQUEST, Endpoint, RpcError
 from rpc.pubsub import PubSubConsumer, Session
 
-from .chaindata import block_json
+from .chaindata import Arrivals, arrival_mark, arrivals, block_json
 from .codec import invalid
-from .logs import LogFilter, head_height, parse_filter, read_logs
+from .logs import MAX_ARRIVALS, LogFilter, head_height, parse_filter, pending_json, read_logs
 from .methods import block_row, call_method, coinbase
 from .views import chain_error
 
@@ -32,10 +36,14 @@ MAX_CATCH_UP = 64  # blocks notified at once after a gap (the live feed announce
 NOT_IN_HEADS = ("transactions", "uncles", "withdrawals", "size", "totalDifficulty")
 
 
+PENDING = "newPendingTransactions"
+
+
 @dataclass
 class Subscription:
-    kind: str  # "newHeads" | "logs"
+    kind: str  # "newHeads" | "logs" | PENDING
     logs: LogFilter | None = None
+    full: bool = False  # PENDING: whole transactions, not hashes
 
 
 class EthSession(Session):
@@ -43,6 +51,7 @@ class EthSession(Session):
         super().__init__()
         self.subs: dict[str, Subscription] = {}
         self.last: int | None = None  # the last block notified (or the head when the first subscription came)
+        self.arrived: Arrivals | None = None  # where the next look for admitted transactions starts, while PENDING
         self.endpoint = Endpoint("eth pubsub", self.call, chain_error)
 
     def call(self, method: str, params: list[Any]) -> Any:
@@ -51,7 +60,10 @@ class EthSession(Session):
         if method == "eth_unsubscribe":
             if len(params) != 1:
                 raise invalid("eth_unsubscribe takes the subscription id")
-            return self.subs.pop(params[0], None) is not None if isinstance(params[0], str) else False
+            gone = self.subs.pop(params[0], None) is not None if isinstance(params[0], str) else False
+            if not any(s.kind == PENDING for s in self.subs.values()):
+                self.arrived = None
+            return gone
         return call_method(method, params)
 
     def subscribe(self, kind: Any = None, criteria: Any = None, *extra: Any) -> str:
@@ -66,14 +78,21 @@ class EthSession(Session):
             if isinstance(criteria, dict) and ({"fromBlock", "toBlock", "blockHash"} & criteria.keys()):
                 raise invalid("a logs subscription follows new blocks: give address and topics only")
             sub = Subscription("logs", parse_filter(criteria))
-        elif kind in ("newPendingTransactions", "syncing"):
-            raise invalid(f"{kind} is not offered here (waiting transactions: txpool_content; the node never syncs)")
+        elif kind == PENDING:
+            if criteria is not None and not isinstance(criteria, bool):
+                raise invalid(f"{PENDING} takes one optional boolean: whole transactions or hashes")
+            sub = Subscription(PENDING, full=bool(criteria))
+        elif kind == "syncing":
+            raise invalid("syncing is not offered here: the node never syncs")
         else:
-            raise invalid(f"no subscription {kind!r}: newHeads or logs")
+            raise invalid(f"no subscription {kind!r}: newHeads, logs or {PENDING}")
         if len(self.subs) >= MAX_SUBSCRIPTIONS:
             raise RpcError(INVALID_REQUEST, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
         if self.last is None:
             self.last = head_height()
+        if sub.kind == PENDING and self.arrived is None:
+            with consistent_reads():
+                self.arrived = arrival_mark()
         sub_id = "0x" + secrets.token_hex(16)
         self.subs[sub_id] = sub
         return sub_id
@@ -81,7 +100,23 @@ class EthSession(Session):
     def subscribed(self) -> bool:
         return bool(self.subs)
 
+    def ticking(self) -> bool:
+        return self.arrived is not None
+
+    def on_tick(self) -> None:
+        mark = self.arrived
+        if mark is None:
+            return
+        with consistent_reads():
+            found = arrivals(mark.seq, mark.height, MAX_ARRIVALS)
+        self.arrived = Arrivals([], found.seq, found.height)
+        pending = [(sub_id, sub.full) for sub_id, sub in self.subs.items() if sub.kind == PENDING]
+        for p in found.txs:
+            for sub_id, full in pending:
+                self.notify("eth_subscription", {"subscription": sub_id, "result": pending_json(p, full)})
+
     def on_block(self, height: int) -> None:
+        self.on_tick()  # what was admitted comes before the block that takes it
         last = self.last if self.last is not None else height - 1
         first = last + 1 if last < height else height  # shorter than before: a reset or revert
         first = max(first, height - MAX_CATCH_UP + 1)

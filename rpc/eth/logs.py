@@ -1,9 +1,12 @@
-"""eth_getLogs and the polling filters (eth_newFilter, eth_newBlockFilter, eth_getFilterChanges).
+"""eth_getLogs and the polling filters (eth_newFilter, eth_newBlockFilter, eth_newPendingTransactionFilter,
+eth_getFilterChanges).
 
 Logs are read from the EVM receipts of a block range; a query spans at most MAX_BLOCK_RANGE blocks
 and returns at most MAX_LOGS logs, so one request cannot make the node read the whole chain. A
 filter is its criteria and the next block to read, kept in Django's cache (Redis when configured, so
-every web process sees it) and forgotten FILTER_TTL seconds after its last poll, as in geth.
+every web process sees it) and forgotten FILTER_TTL seconds after its last poll, as in geth. A pending-transaction
+filter gives each EVM transaction admitted after its last poll once — still waiting or already in a block — in the
+order the node admitted them (chaindata.arrivals), at most MAX_ARRIVALS a poll.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from django.core.cache import cache
 
 from chain.dispatcher import Receipt
 from chain.store import models as m
+from chain.store.sql import consistent_reads
 from engines.evm.engine import IMPERSONATED
 
-from .chaindata import ETHEREUM_OPCODES, IncludedTx, log_json
+from .chaindata import ETHEREUM_OPCODES, IncludedTx, PendingTx, arrival_mark, arrivals, log_json, tx_json
 from .codec import (
     INVALID_INPUT,
     LIMIT_EXCEEDED,
@@ -35,6 +39,7 @@ from .codec import (
 
 MAX_BLOCK_RANGE = 10_000
 MAX_LOGS = 10_000
+MAX_ARRIVALS = 10_000  # pending transactions a poll gives (the next poll goes on from there)
 MAX_FILTER_VALUES = 1_000  # addresses, or alternatives at one topic position
 FILTER_TTL = 300  # seconds without a poll before a filter is forgotten
 CACHE_PREFIX = "nvm:eth:filter:"
@@ -203,9 +208,31 @@ def new_block_filter() -> str:
     return filter_id
 
 
+def new_pending_filter(full: Any = False) -> str:
+    """geth's eth_newPendingTransactionFilter: hashes, or (`full` true, as geth 1.11+ takes it) the transactions."""
+    if not isinstance(full, bool):
+        raise invalid("eth_newPendingTransactionFilter takes one optional boolean: whole transactions or hashes")
+    with consistent_reads():
+        mark = arrival_mark()
+    filter_id = "0x" + secrets.token_hex(16)
+    _save(filter_id, {"kind": "pending", "full": full, "seq": mark.seq, "height": mark.height})
+    return filter_id
+
+
+def pending_json(p: PendingTx, full: bool) -> Any:
+    """A pending transaction as a filter or a subscription gives it: its hash, or the transaction (no block yet)."""
+    return tx_json(p.tx, p.hash, p.sender, None) if full else data(p.hash)
+
+
 def filter_changes(filter_id: Any) -> list[Any]:
     """What arrived since the last poll (at most MAX_BLOCK_RANGE blocks a poll; the next poll goes on from there)."""
     record = _load(filter_id)
+    if record["kind"] == "pending":
+        with consistent_reads():
+            found = arrivals(record["seq"], record["height"], MAX_ARRIVALS)
+        record["seq"], record["height"] = found.seq, found.height
+        _save(filter_id.lower(), record)
+        return [pending_json(p, record["full"]) for p in found.txs]
     head = head_height()
     first = record["next"]
     last = head if record.get("last") is None else min(head, record["last"])

@@ -476,6 +476,11 @@ def new_block_filter() -> str:
     return logs.new_block_filter()
 
 
+@rpc("eth_newPendingTransactionFilter")
+def new_pending_transaction_filter(full: Any = False) -> str:
+    return logs.new_pending_filter(full)
+
+
 @rpc("eth_getFilterChanges")
 def get_filter_changes(filter_id: Any) -> list[Any]:
     return logs.filter_changes(filter_id)
