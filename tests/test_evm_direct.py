@@ -1,11 +1,12 @@
-"""ERC-20 view transfers done directly (engines/evm/engine.py `_direct_view_transfer`) against the
-same transactions through py-evm: byte-identical receipts, per-transaction diffs and state roots.
+"""Plain value transfers and ERC-20 view transfers done directly (engines/evm/engine.py `_direct`) against the
+same transactions through py-evm: byte-identical receipts, per-transaction diffs, notes and state roots.
 
-Random blocks mix every way such a call can go: the three transaction types, gas prices at and
-above the base fee, tight and generous gas limits, too little gas, value attached, other
+Random blocks mix every way such a transaction can go: the three transaction types, gas prices at and
+above the base fee, tight and generous gas limits, too little gas, value attached to a view call, other
 selectors, malformed arguments, amounts beyond the balance and beyond u64, recipients that are
-new, existing, the sender itself, the fee collector and the view itself, and a second mint whose
-balance is not the one gas is paid from.
+new, existing, the sender itself, the fee collector, a view and a precompile, and a second mint whose
+balance is not the one gas is paid from. Value transfers move nothing, less than a base unit (the wei
+dust), whole base units, or more than the sender has; some carry a byte of data.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ FUNDS = 10**6  # base units: a few transactions' gas and transfers, so funds run
 def chain(direct: bool, fork: str = "shanghai") -> Chain:
     reg = Registry()
     reg.register(native_engine())
-    reg.register(EvmEngine(FEE_COLLECTOR, fork=fork, direct_views=direct))
+    reg.register(EvmEngine(FEE_COLLECTOR, fork=fork, direct=direct))
     c = Chain(MemoryStore(), reg, SigningKey(bytes(range(1, 33))))
     gen = parse(
         {"chain_id": CHAIN_ID, "alloc": [{"legacy": "evm", "address": k.address, "balance": str(FUNDS)} for k in KEYS[:2]]}
@@ -60,11 +61,15 @@ RECIPIENTS = st.one_of(
     st.sampled_from([*VIEWS, vm_address(FEE_COLLECTOR, "evm")]),
     st.binary(min_size=20, max_size=20),
 )
+PRECOMPILES = [bytes(19) + bytes([n]) for n in (1, 2, 4, 9, 10)]
+WEI = st.sampled_from([0, 1, 5 * 10**8, 10**9, 10**9 + 7, 10**12, 10**15, 2**70])
 AMOUNTS = st.one_of(st.integers(0, 2 * 10**6), st.integers(2**64 - 2, 2**64 + 1), st.integers(0, 2**256 - 1))
 
 
 @st.composite
 def calls(draw: st.DrawFn) -> tuple[int, dict]:
+    if draw(st.booleans()):
+        return draw(value_transfers())
     sender = draw(st.integers(0, len(KEYS) - 1))
     data = TRANSFER + bytes(12) + draw(RECIPIENTS) + draw(AMOUNTS).to_bytes(32, "big")
     data = draw(
@@ -99,6 +104,24 @@ def calls(draw: st.DrawFn) -> tuple[int, dict]:
     return sender, tx
 
 
+@st.composite
+def value_transfers(draw: st.DrawFn) -> tuple[int, dict]:
+    sender = draw(st.integers(0, len(KEYS) - 1))
+    to = draw(st.one_of(RECIPIENTS, st.sampled_from(PRECOMPILES)))
+    data = draw(st.sampled_from([b"", b"", b"", b"\x00"]))
+    tx: dict = {"chainId": CHAIN_ID, "to": to, "data": data, "value": draw(WEI)}
+    kind = draw(st.sampled_from(["legacy", "2930", "1559"]))
+    intrinsic = 21_000 + 4 * len(data) + (2_400 if kind == "2930" else 0)
+    tx["gas"] = intrinsic + draw(st.sampled_from([-1, 0, 0, 1, 30_000]))
+    if kind == "1559":
+        tx |= {"maxFeePerGas": draw(st.sampled_from([BASE_FEE_WEI, 3 * BASE_FEE_WEI + 1])), "maxPriorityFeePerGas": 7}
+    else:
+        tx["gasPrice"] = draw(st.sampled_from([BASE_FEE_WEI, BASE_FEE_WEI + 1]))
+        if kind == "2930":
+            tx["accessList"] = [{"address": "0x" + to.hex(), "storageKeys": []}]
+    return sender, tx
+
+
 def signed(batch: list[tuple[int, dict]], nonces: list[int]) -> list[bytes]:
     out = []
     for sender, tx in batch:
@@ -110,7 +133,7 @@ def signed(batch: list[tuple[int, dict]], nonces: list[int]) -> list[bytes]:
 @pytest.mark.parametrize("fork", ["shanghai", "cancun"])  # Prague never takes the direct path
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks=st.lists(st.lists(calls(), min_size=1, max_size=12), min_size=1, max_size=4))
-def test_direct_view_transfers_equal_py_evm(fork, blocks):
+def test_direct_transfers_equal_py_evm(fork, blocks):
     fast, slow = chain(True, fork), chain(False, fork)
     nonces = [0] * len(KEYS)
     for batch in blocks:
@@ -135,22 +158,25 @@ def _nonce(c: Chain, key) -> int:
     return SharedAccounts(State(c.entries)).get_nonce(bytes.fromhex(key.address[2:]))
 
 
-def test_the_direct_path_is_taken_for_a_plain_transfer():
+def test_the_direct_path_is_taken_for_a_view_transfer_and_a_value_transfer():
     """So the property above compares two different code paths, not py-evm with itself."""
     c = chain(True)
     engine = c.registry.route(b"\x10")
     taken: list[object] = []
-    original = engine._direct_view_transfer
+    original = engine._direct
 
     def spy(etx, state):
         out = original(etx, state)
         taken.append(out)
         return out
 
-    engine._direct_view_transfer = spy
+    engine._direct = spy
     to = bytes.fromhex(KEYS[2].address[2:])
-    tx = {"chainId": CHAIN_ID, "to": VIEWS[0], "data": TRANSFER + bytes(12) + to + (10**5).to_bytes(32, "big"), "gas": 60_000}
-    tx |= {"maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": 1}
-    c.admit(b"\x10" + bytes(KEYS[0].sign_transaction(tx | {"nonce": 0}).raw_transaction))
-    (e,) = c.produce(10).txs
-    assert e.receipt.success and taken and taken[0] is not None
+    fees = {"chainId": CHAIN_ID, "maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": 1}
+    view = {"to": VIEWS[0], "data": TRANSFER + bytes(12) + to + (10**5).to_bytes(32, "big"), "gas": 60_000}
+    plain = {"to": to, "value": 10**9 + 7, "gas": 21_000}
+    for nonce, tx in enumerate((view, plain)):
+        c.admit(b"\x10" + bytes(KEYS[0].sign_transaction(fees | tx | {"nonce": nonce}).raw_transaction))
+    a, b = c.produce(10).txs
+    assert a.receipt.success and b.receipt.success and b.receipt.gas_used == 21_000
+    assert len(taken) == 2 and None not in taken

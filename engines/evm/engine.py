@@ -246,9 +246,9 @@ class EvmEngine:
     fee_collector: bytes  # id_com that receives every EVM fee
     sealed: SealedKeys | None = None  # the validator's attestation keys, for 0x11 calls signed that way
     fork: str = "shanghai"  # or "cancun", "prague" (NVM_EVM_FORK)
-    # An ERC-20 view `transfer` that will succeed skips py-evm's message machinery: the same writes in
-    # the same order, the same gas, log and receipt (tests/test_evm_direct.py runs both ways).
-    direct_views: bool = True
+    # A plain value transfer or an ERC-20 view `transfer` that will succeed skips py-evm's message machinery:
+    # the same writes in the same order, the same gas, logs and receipt (tests/test_evm_direct.py runs both ways).
+    direct: bool = True
     impersonation: bool = False  # devnet mode: 0x1F transactions are accepted (nvmsite/node.py sets it)
     name: str = "evm"
     first_opcode: int = 0x10
@@ -290,7 +290,7 @@ class EvmEngine:
             raise AdmissionError("signature values out of range (EIP-2 requires a low s)", "bad_signature")
         sender = recover_sender(tx, raw)
         tx.__dict__["sender"] = sender  # py-evm's cached property: it never recovers the sender again
-        tx_hash = tx.hash
+        tx_hash = keccak(raw)  # what py-evm's `hash` re-encodes the transaction for: the bytes are canonical
         return Tx(envelope, ids=(tx_hash,), sender=sender, body=EvmTx(tx, Address(sender), tx_hash))
 
     def _decode_impersonated(self, envelope: bytes) -> Tx:
@@ -491,8 +491,8 @@ class EvmEngine:
 
     def execute(self, tx: Tx, state: State, ctx: BlockContext) -> Outcome:
         etx: EvmTx = tx.body  # type: ignore[assignment]
-        if self.direct_views and etx.ace is None and self.fork != "prague":  # Prague adds a calldata floor
-            done = self._direct_view_transfer(etx, state)
+        if self.direct and etx.ace is None and self.fork != "prague":  # Prague adds a calldata floor
+            done = self._direct(etx, state)
             if done is not None:
                 return done
         evm = self.evm_state(state, ctx)
@@ -530,47 +530,58 @@ class EvmEngine:
             output = computation.msg.storage_address  # a creation's receipt names the new contract
         return Outcome(gas_used=gas_used, output=output, logs=logs, fee=fee_wei // WEI_PER_BASE, failure=failure)
 
-    def _direct_view_transfer(self, etx: EvmTx, state: State) -> Outcome | None:
-        """A raw transaction calling `transfer(address,uint256)` on a mint's ERC-20 view, done without
-        py-evm — or None (nothing written) when it is anything else or would not succeed, and py-evm
-        runs it. On success it makes exactly the calls py-evm's transaction executor makes on the
-        account database, in its order: buy gas, bump the nonce, touch the view, the view's ledger
-        transfer (its recipient resolved first), refund the unused gas, pay the coinbase; EIP-161
-        clears nothing (the coinbase was paid, the view has code)."""
+    def _direct(self, etx: EvmTx, state: State) -> Outcome | None:
+        """A raw transaction that only moves value, done without py-evm — or None (nothing written) when it is
+        anything else or would not succeed, and py-evm runs it. Two kinds: a plain value transfer (value, no
+        data) to an address without code, and `transfer(address,uint256)` on a mint's ERC-20 view. On success
+        it makes exactly the calls py-evm's transaction executor makes on the account database, in its order:
+        buy gas, bump the nonce, move the value and touch the recipient (or touch the view and make the view's
+        ledger transfer, its recipient resolved first), refund the unused gas, pay the coinbase. EIP-161 clears
+        nothing: the coinbase was paid, and the recipient received value or is a view."""
         tx = etx.tx
         to, data = tx.to, tx.data
-        if tx.value or len(to) != 20 or len(data) < 68 or data[:4] != TRANSFER or any(data[4:16]):
+        if etx.impersonated or len(to) != 20 or to in self.state_class.computation_class._precompiles:
             return None
-        amount = int.from_bytes(data[36:68], "big")
-        gas_used = tx.intrinsic_gas + GAS_TRANSFER
-        if amount > U64_MAX or tx.gas < gas_used or tx.max_fee_per_gas < BASE_FEE_WEI:
-            return None
-        if to in self.state_class.computation_class._precompiles or state.get(code_key(to)) is not None:
+        if state.get(code_key(to)) is not None:
             return None
         mint = mint_at(state, to)
         if mint is None:
+            if data or not tx.value:  # a call, or nothing moved (an empty recipient would be cleared: py-evm's)
+                return None
+            gas_used, amount, recipient = tx.intrinsic_gas, 0, b""
+        else:
+            if tx.value or len(data) < 68 or data[:4] != TRANSFER or any(data[4:16]):
+                return None
+            gas_used, amount, recipient = tx.intrinsic_gas + GAS_TRANSFER, int.from_bytes(data[36:68], "big"), data[16:36]
+            if amount > U64_MAX:
+                return None
+        if tx.gas < gas_used or tx.max_fee_per_gas < BASE_FEE_WEI or tx.s > SECP256K1_N // 2 or tx.s == 0:
             return None
         sender = etx.sender
         accounts = SharedAccounts(state)
         balance = accounts.get_balance(sender)
-        if accounts.get_nonce(sender) != tx.nonce or balance < tx.gas * tx.max_fee_per_gas:
+        if accounts.get_nonce(sender) != tx.nonce or balance < tx.gas * tx.max_fee_per_gas + tx.value:
             return None
         try:
             tx.validate()
         except ValidationError:
             return None
         price = min(tx.max_fee_per_gas, tx.max_priority_fee_per_gas + BASE_FEE_WEI)
-        recipient = data[16:36]
         snap = state.snapshot()
         try:
             bind_identity(state, self.fee_collector)  # as evm_state() does
             accounts.set_balance(sender, balance - tx.gas * price)
             accounts.increment_nonce(sender)
-            accounts.touch_account(to)
-            payer = lookup(state, "evm", sender)
-            if payer is None:
-                raise ExecutionError("no payer", "fallback")
-            ledger.transfer(state, mint, payer, resolve(state, "evm", recipient), amount)
+            if mint is None:
+                accounts.set_balance(sender, accounts.get_balance(sender) - tx.value)
+                accounts.set_balance(to, accounts.get_balance(to) + tx.value)
+                accounts.touch_account(to)
+            else:
+                accounts.touch_account(to)
+                payer = lookup(state, "evm", sender)
+                if payer is None:
+                    raise ExecutionError("no payer", "fallback")
+                ledger.transfer(state, mint, payer, resolve(state, "evm", recipient), amount)
             if tx.gas > gas_used:
                 accounts.set_balance(sender, accounts.get_balance(sender) + (tx.gas - gas_used) * price)
             accounts.set_balance(self.coinbase, accounts.get_balance(self.coinbase) + gas_used * price)
@@ -578,6 +589,9 @@ class EvmEngine:
             state.revert(snap)  # it would revert (funds, overflow): py-evm says how
             return None
         state.commit(snap)
+        fee = gas_used * price // WEI_PER_BASE
+        if mint is None:
+            return Outcome(gas_used=gas_used, fee=fee)
         topics = [TRANSFER_TOPIC.to_bytes(32, "big"), bytes(12) + sender, bytes(12) + recipient]
         log = encode_raw([to, topics, amount.to_bytes(32, "big")])
-        return Outcome(gas_used=gas_used, output=TRUE_WORD, logs=[log], fee=gas_used * price // WEI_PER_BASE)
+        return Outcome(gas_used=gas_used, output=TRUE_WORD, logs=[log], fee=fee)

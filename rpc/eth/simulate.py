@@ -113,12 +113,12 @@ def parse_call_args(obj: Any) -> CallArgs:
     return args
 
 
-def engine_with(engine: EvmEngine, computation: type[Any], name: str, direct_views: bool | None = None) -> EvmEngine:
+def engine_with(engine: EvmEngine, computation: type[Any], name: str, direct: bool | None = None) -> EvmEngine:
     """A copy of the engine whose EVM state runs `computation`; the engine itself is untouched."""
     base_state = engine.state_class
     copied = copy.copy(engine)
-    if direct_views is not None:
-        copied.direct_views = direct_views
+    if direct is not None:
+        copied.direct = direct
     copied.state_class = type(f"{name}{base_state.__name__}", (base_state,), {"computation_class": computation})
     return copied
 

@@ -667,7 +667,7 @@ def traced_engine(engine: EvmEngine, tracer: Tracer) -> EvmEngine:
         f"Traced{base.__name__}", (TracedComputation, base), {"tracer": tracer, "opcodes": tracer.opcode_table(base.opcodes)}
     )
     # the tracer watches py-evm run the call (the direct path has the same effects)
-    return engine_with(engine, computation, "Traced", direct_views=False)
+    return engine_with(engine, computation, "Traced", direct=False)
 
 
 # -- the method ----------------------------------------------------------------------------------------
