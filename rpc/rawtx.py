@@ -55,6 +55,16 @@ class Unrecognised(ValueError):
         self.tried = tried
 
 
+def native_id_text(vm: str | None, raw: bytes) -> str:
+    """A transaction id written as its own chain writes it: a Solana signature in base58, a Bitcoin or Tron txid as
+    bare hex, an Ethereum hash (and an n-VM envelope id) as 0x-hex."""
+    if vm == "svm":
+        return base58.b58encode(raw).decode()
+    if vm in ("bvm", "tvm"):
+        return raw.hex()
+    return "0x" + raw.hex()
+
+
 @dataclass
 class Recognised:
     chain: str  # ethereum | solana | bitcoin | tron | nvm

@@ -451,6 +451,42 @@ def test_a_pending_transaction_filter_gives_each_admitted_transaction_once(clien
 
 
 @pytest.mark.django_db(transaction=True)
+def test_refusals_and_failures_are_in_geths_words(client, chain):
+    """ethers and viem tell a refused transaction's cause by geth's words for it; a reverted transaction's receipt
+    says what eth_call says of it, not Python's bytes."""
+
+    def refusal(raw: str) -> str:
+        return call(client, "eth_sendRawTransaction", raw)["error"]["message"]
+
+    call(client, "eth_sendRawTransaction", raw_tx(0))
+    chain.produce(10)
+    assert refusal(raw_tx(0)).startswith("nonce too low: next nonce 1")
+    assert refusal(raw_tx(5_000)).startswith("nonce too high")
+    assert refusal(raw_tx(1, gasPrice=GWEI - 1)).startswith("max fee per gas less than block base fee")
+    assert refusal(raw_tx(1, gas=20_000)).startswith("intrinsic gas too low: gas 20000, minimum needed 21000")
+    assert refusal(raw_tx(1, chainId=1)).startswith("invalid chain id for signer")
+    assert refusal(raw_tx(1, value=10**30)).startswith("insufficient funds for gas * price + value: have ")
+    too_much = {"from": ALICE.address, "to": fresh_address(), "value": hex(10**30)}
+    estimate = call(client, "eth_estimateGas", too_much)["error"]["message"]
+    assert estimate.startswith("insufficient funds for gas * price + value: have "), estimate
+
+    # runtime: CODECOPY Error("nope") (100 bytes, after these 12) into memory, REVERT with it
+    reason = bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + (4).to_bytes(32, "big") + b"nope".ljust(32, b"\0")
+    runtime = bytes([0x60, 100, 0x60, 12, 0x60, 0, 0x39, 0x60, 100, 0x60, 0, 0xFD]) + reason
+    call(client, "eth_sendRawTransaction", raw_tx(1, to=None, data=deployer(runtime), gas=200_000, value=0))
+    chain.produce(10)
+    contract = call(client, "eth_getBlockReceipts", "latest")["result"][0]["contractAddress"]
+    assert call(client, "eth_call", {"to": contract}, "latest")["error"]["message"] == "execution reverted: nope"
+    tx_hash = call(client, "eth_sendRawTransaction", raw_tx(2, to=Web3.to_checksum_address(contract), gas=100_000, value=0))[
+        "result"
+    ]
+    chain.produce(10)
+    assert call(client, "eth_getTransactionReceipt", tx_hash)["result"]["status"] == "0x0"
+    receipt = client.get(f"/api/v1/tx/{tx_hash}").json()["receipt"]
+    assert (receipt["code"], receipt["message"]) == ("reverted", "execution reverted: nope")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_call_that_runs_too_long_is_cut(client, chain, monkeypatch):
     from rpc.eth import simulate
 

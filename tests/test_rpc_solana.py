@@ -650,6 +650,9 @@ def test_a_pending_transaction_is_unknown_until_its_block_and_a_resend_is_idempo
     status = local(client, "getSignatureStatuses", [sig])["result"]["value"][0]
     assert status["slot"] == 1 and status["err"] is None
     assert local(client, "getBalance", str(gus))["result"]["value"] == SOL
+    found = client.get(f"/api/v1/tx/{sig}").json()  # the native API takes the signature as a Solana wallet shows it
+    assert found["status"] == "committed" and "0x" + bytes(tx.signatures[0]).hex() in found["ids"]
+    assert client.get(f"/api/v1/tx/{sig[:40]}").json()["error"]["code"] == "bad_hex"  # not 64 bytes: not a signature
 
 
 @pytest.mark.django_db(transaction=True)

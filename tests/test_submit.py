@@ -338,6 +338,11 @@ def test_the_simulate_api_answers_in_json(client, node):
     sol = client.post("/api/v1/simulate", {"raw": fresh}, content_type="application/json").json()
     Draft202012Validator(schema).validate(sol)
     assert sol["admitted"] and sol["receipt"]["success"] and sol["receipt"]["fee"] == "5000"
+    signature = sol["recognised"]["native_id"]
+    assert sol["recognised"]["native_id_text"] == base58.b58encode(bytes.fromhex(signature[2:])).decode()  # as wallets show it
+    assert sol["receipt"]["log_lines"][0] == "Program 11111111111111111111111111111111 invoke [1]"
+    assert body["recognised"]["native_id_text"] == body["recognised"]["native_id"]  # an Ethereum hash: 0x-hex already
+    assert "log_lines" not in body["receipt"]
     bad = client.post("/api/v1/simulate", {"raw": "0xdeadbeef"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "unrecognised" and bad.json()["error"]["tried"]
     assert client.post("/api/v1/simulate", {}, content_type="application/json").json()["error"]["code"] == "missing_raw"

@@ -23,7 +23,7 @@ import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
-from eth.exceptions import PyEVMError, UnrecognizedTransactionType
+from eth.exceptions import PyEVMError, Revert, UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.prague import PragueVM
@@ -68,39 +68,48 @@ MAX_NONCE_AHEAD = 1_000
 def check_transaction(
     etx: EvmTx, accounts: SharedAccounts, chain_id: int, base_fee: int, gas_limit: int, exact_nonce: bool
 ) -> None:
-    """Ethereum's validity rules for a transaction against the state, including those py-evm skips.
+    """Ethereum's validity rules for a transaction against the state, including those py-evm skips; each refusal
+    opens with geth's words for it (ethers and viem tell errors apart by them).
 
     The node runs it at admission (a nonce may be ahead, for queued transactions); the
     conformance runner runs it before each state test with the test's block values.
     """
     tx = etx.tx
     if tx.chain_id is not None and tx.chain_id != chain_id:
-        raise AdmissionError(f"signed for chain {tx.chain_id}, this is chain {chain_id}", "wrong_chain")
+        raise AdmissionError(
+            f"invalid chain id for signer: signed for chain {tx.chain_id}, this is chain {chain_id}", "wrong_chain"
+        )
     if tx.gas > gas_limit:
-        raise AdmissionError(f"gas limit {tx.gas} exceeds the block gas limit {gas_limit}", "gas_limit")
+        raise AdmissionError(f"exceeds block gas limit: gas {tx.gas}, block gas limit {gas_limit}", "gas_limit")
     if tx.gas < tx.intrinsic_gas:
-        raise AdmissionError(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}", "intrinsic_gas")
+        raise AdmissionError(f"intrinsic gas too low: gas {tx.gas}, minimum needed {tx.intrinsic_gas}", "intrinsic_gas")
     if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
-        raise AdmissionError("max priority fee exceeds max fee", "fee_cap")
+        raise AdmissionError(
+            f"max priority fee per gas higher than max fee per gas: maxPriorityFeePerGas {tx.max_priority_fee_per_gas}, "
+            f"maxFeePerGas {tx.max_fee_per_gas}",
+            "fee_cap",
+        )
     if tx.max_fee_per_gas < base_fee:
-        raise AdmissionError(f"max fee per gas is below the base fee of {base_fee} wei", "fee_too_low")
+        raise AdmissionError(
+            f"max fee per gas less than block base fee: maxFeePerGas {tx.max_fee_per_gas}, baseFee {base_fee}", "fee_too_low"
+        )
     if tx.to == b"" and len(tx.data) > MAX_INITCODE:
         raise AdmissionError(f"initcode is longer than {MAX_INITCODE} bytes (EIP-3860)", "initcode_size")
     if tx.nonce >= 2**64 - 1:
-        raise AdmissionError("the nonce is at its maximum (EIP-2681)", "nonce_max")
+        raise AdmissionError("nonce has max value (EIP-2681)", "nonce_max")
     if accounts.get_code(etx.sender) and not etx.impersonated:  # an impersonated contract may send (anvil's rule)
-        raise AdmissionError("the sender has code (EIP-3607)", "sender_has_code")
+        raise AdmissionError("sender not an eoa: the sender has code (EIP-3607)", "sender_has_code")
     have = accounts.get_nonce(etx.sender)
     if tx.nonce < have:
-        raise AdmissionError(f"nonce {tx.nonce} was already used (next is {have})", "nonce_too_low")
+        raise AdmissionError(f"nonce too low: next nonce {have}, tx nonce {tx.nonce}", "nonce_too_low")
     if tx.nonce > have + (0 if exact_nonce else MAX_NONCE_AHEAD):
-        raise AdmissionError(f"nonce {tx.nonce} is too far ahead (next is {have})", "nonce_too_high")
+        raise AdmissionError(
+            f"nonce too high: next nonce {have}, tx nonce {tx.nonce} (at most {MAX_NONCE_AHEAD} ahead)", "nonce_too_high"
+        )
     cost = tx.gas * tx.max_fee_per_gas + tx.value
     balance = accounts.get_balance(etx.sender)
     if cost > balance:
-        raise AdmissionError(
-            f"insufficient funds for gas × max fee + value: have {balance} wei, need {cost}", "insufficient_funds"
-        )
+        raise AdmissionError(f"insufficient funds for gas * price + value: have {balance} want {cost}", "insufficient_funds")
 
 
 def signing_message(raw: bytes, recovery: int | None) -> bytes:
@@ -134,6 +143,49 @@ def recover_sender(tx: SignedTransactionAPI, raw: bytes | None = None) -> Addres
     except (ValueError, TypeError) as e:
         raise AdmissionError(f"the signature does not recover a sender: {e}", "bad_signature") from None
     return Address(keccak(public.format(compressed=False)[1:])[-20:])
+
+
+# geth's wording for the EVM's failures, so tools that match on it keep working
+VM_ERROR_TEXT = {
+    "OutOfGas": "out of gas",
+    "InsufficientStack": "stack underflow",
+    "FullStack": "stack limit reached",
+    "InvalidJumpDestination": "invalid jump destination",
+    "InvalidInstruction": "invalid opcode",
+    "InsufficientFunds": "insufficient balance for transfer",
+    "StackDepthLimit": "max call depth exceeded",
+    "ContractCreationCollision": "contract address collision",
+    "WriteProtection": "write protection",
+    "OutOfBoundsRead": "return data out of bounds",
+}
+ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Solidity's Error(string)
+
+
+def revert_reason(output: bytes) -> str | None:
+    """The message of a Solidity `Error(string)`, if that is what the revert data holds."""
+    if output[:4] != ERROR_STRING_SELECTOR or len(output) < 68:
+        return None
+    offset = int.from_bytes(output[4:36], "big")
+    if offset + 32 > len(output) - 4:
+        return None
+    length = int.from_bytes(output[4 + offset : 36 + offset], "big")
+    text = output[36 + offset : 36 + offset + length]
+    if len(text) != length:
+        return None
+    try:
+        return text.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def failure_words(err: Exception, output: bytes) -> str:
+    """A failed computation's error as geth words it: "execution reverted" (with the Solidity reason the revert
+    data holds), "out of gas", "invalid opcode", …"""
+    if isinstance(err, Revert):
+        reason = revert_reason(output)
+        return "execution reverted" + (f": {reason}" if reason else "")
+    name = type(err).__name__
+    return VM_ERROR_TEXT.get(name) or str(err) or name
 
 
 class BaseFeeToCoinbase:
@@ -347,7 +399,7 @@ class EvmEngine:
             if problem is not None:
                 raise AdmissionError(problem[1], problem[0])
         elif etx.tx.chain_id is None:
-            raise AdmissionError("a transaction without EIP-155 replay protection is refused", "wrong_chain")
+            raise AdmissionError("only replay-protected (EIP-155) transactions allowed", "wrong_chain")
         check_transaction(etx, SharedAccounts(state), chain_id, BASE_FEE_WEI, BLOCK_GAS_LIMIT, exact_nonce=False)
         return wrapped
 
@@ -523,8 +575,8 @@ class EvmEngine:
         failure = None
         if computation.is_error:
             err = computation.error
-            code = "reverted" if type(err).__name__ == "Revert" else "evm_" + type(err).__name__.lower()
-            failure = (code, str(err) or type(err).__name__)
+            code = "reverted" if isinstance(err, Revert) else "evm_" + type(err).__name__.lower()
+            failure = (code, failure_words(err, bytes(computation.output)))
         output = computation.output
         if etx.tx.to in (b"", CREATE_CONTRACT_ADDRESS) and computation.is_success:
             output = computation.msg.storage_address  # a creation's receipt names the new contract

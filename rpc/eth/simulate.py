@@ -11,6 +11,7 @@ balance in the overlay, and the base fee is the chain's.
 from __future__ import annotations
 
 import copy
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,30 +28,15 @@ from eth_utils.exceptions import ValidationError
 from chain.state import State
 from chain.store.sql import SqlEntries
 from engines.evm.accounts import SharedAccounts
-from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, EvmEngine, NvmExecutor
+from engines.evm.engine import BASE_FEE_WEI, BLOCK_GAS_LIMIT, EvmEngine, NvmExecutor, failure_words
 from rpc.vmcall import CALL_TIMEOUT_S, CallTimeout, ReadOnce, next_block_context, timed_computation
 
 from .codec import EXECUTION_REVERTED, INVALID_INPUT, RpcError, data, invalid, parse_address, parse_data, parse_quantity
 
 CALL_STIPEND = 2300  # yellow paper G_callstipend: estimateGas's first guess leaves room for it
 MAX_CALL_DATA = 128 * 1024
-ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Solidity's Error(string)
 
 _builder: Any = ShanghaiVM.get_transaction_builder()
-
-# geth's wording for the EVM's failures, so tools that match on it keep working
-VM_ERROR_TEXT = {
-    "OutOfGas": "out of gas",
-    "InsufficientStack": "stack underflow",
-    "FullStack": "stack limit reached",
-    "InvalidJumpDestination": "invalid jump destination",
-    "InvalidInstruction": "invalid opcode",
-    "InsufficientFunds": "insufficient balance for transfer",
-    "StackDepthLimit": "max call depth exceeded",
-    "ContractCreationCollision": "contract address collision",
-    "WriteProtection": "write protection",
-    "OutOfBoundsRead": "return data out of bounds",
-}
 
 
 @dataclass
@@ -188,7 +174,7 @@ class Simulator:
             try:
                 computation = evm.apply_transaction(tx)
             except ValidationError as e:
-                return Run(None, refused=str(e))
+                return Run(None, refused=refusal_words(e))
             except CallTimeout:
                 raise RpcError(INVALID_INPUT, f"execution aborted (timeout = {CALL_TIMEOUT_S:g}s)") from None
             remaining = computation.get_gas_remaining()
@@ -265,23 +251,6 @@ class Simulator:
             raise RpcError(INVALID_INPUT, f"intrinsic gas too low: gas {gas}, minimum needed {intrinsic}")
 
 
-def revert_reason(output: bytes) -> str | None:
-    """The message of a Solidity `Error(string)`, if that is what the revert data holds."""
-    if output[:4] != ERROR_STRING_SELECTOR or len(output) < 68:
-        return None
-    offset = int.from_bytes(output[4:36], "big")
-    if offset + 32 > len(output) - 4:
-        return None
-    length = int.from_bytes(output[4 + offset : 36 + offset], "big")
-    text = output[36 + offset : 36 + offset + length]
-    if len(text) != length:
-        return None
-    try:
-        return text.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 AccessList = list[tuple[bytes, list[int]]]  # (address, slots), EIP-2930's shape
 MAX_ACCESS_LIST_ROUNDS = 10  # geth stops when the list no longer grows; a list this long to settle is not settling
 
@@ -294,6 +263,21 @@ def _access_list(accessed: frozenset[object], warm_anyway: set[Any]) -> AccessLi
         elif bytes(item) not in warm_anyway:  # type: ignore[call-overload]
             slots.setdefault(bytes(item), [])  # type: ignore[call-overload]
     return [(address, sorted(found)) for address, found in sorted(slots.items())]
+
+
+def refusal_words(e: ValidationError) -> str:
+    """py-evm's refusal of a call's transaction, in geth's words where it has them."""
+    text = str(e)
+    if "enough balance" in text or "cannot afford" in text:
+        found = re.search(r"has (\d+), needs (\d+)", text) or re.search(r"gas (\d+) with account balance (\d+)", text)
+        if found and "cannot afford" in text:
+            return f"insufficient funds for gas * price + value: have {found[2]} want {found[1]}"
+        if found:
+            return f"insufficient funds for gas * price + value: have {found[1]} want {found[2]}"
+        return "insufficient funds for gas * price + value"
+    if "lower than block's base fee" in text:
+        return "max fee per gas less than block base fee"
+    return text
 
 
 def failure_text(result: Run) -> str | None:
@@ -312,10 +296,7 @@ def raise_if_failed(result: Run) -> None:
     assert computation is not None
     if not computation.is_error:
         return
-    err = computation.error
+    err, output = computation.error, bytes(computation.output)
     if isinstance(err, Revert):
-        output = bytes(computation.output)
-        reason = revert_reason(output)
-        raise RpcError(EXECUTION_REVERTED, "execution reverted" + (f": {reason}" if reason else ""), data(output))
-    name = type(err).__name__
-    raise RpcError(INVALID_INPUT, VM_ERROR_TEXT.get(name) or str(err) or name)
+        raise RpcError(EXECUTION_REVERTED, failure_words(err, output), data(output))
+    raise RpcError(INVALID_INPUT, failure_words(err, output))

@@ -41,12 +41,11 @@ from chain.node import RECENT_BLOCKS, chain_id_of, decode_diff
 from chain.state import Diff, State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, consistent_reads
-from engines.evm.engine import EvmEngine, EvmTx
+from engines.evm.engine import VM_ERROR_TEXT, EvmEngine, EvmTx, revert_reason
 from rpc.native.views import _registry
 from rpc.vmcall import ReadOnce
 
 from .codec import INVALID_INPUT, LIMIT_EXCEEDED, RpcError, address_out, data, invalid, parse_bool, parse_hash, qty
-from .simulate import VM_ERROR_TEXT, revert_reason
 
 MAX_BLOCKS_BACK = 10_000  # how old a transaction may be: the diffs of every block since are undone
 MAX_UNDONE_WRITES = 1_000_000  # state writes undone to rebuild the state before it

@@ -11,6 +11,11 @@ HEX32 = {"type": "string", "pattern": "^0x[0-9a-f]{64}$"}
 NULLABLE_HEX = {"type": ["string", "null"], "pattern": "^0x[0-9a-f]*$"}
 BLOCK_REF = {"type": "string", "pattern": "^([0-9]+|(0x)?[0-9a-fA-F]{64})$", "description": "a height, or a block hash"}
 HEX_ID = {"type": "string", "pattern": "^(0x)?([0-9a-fA-F]{2})+$"}
+TX_ID = {
+    "type": "string",
+    "pattern": "^((0x)?([0-9a-fA-F]{2})+|[1-9A-HJ-NP-Za-km-z]{64,88})$",
+    "description": "hex (an envelope id, Ethereum hash, Bitcoin txid or wtxid, Tron txid), or a Solana signature in base58",
+}
 MAX_INCREASE_S = 10 * 365 * 86_400  # nvmsite/devctl.py: ten years at a time
 STATE_FILE = {"type": "string", "contentMediaType": "application/gzip", "description": "a state file (docs/PROTOCOL.md §16.1)"}
 
@@ -200,6 +205,11 @@ SCHEMAS: dict[str, Any] = {
                     "message": {"type": ["string", "null"]},
                     "output": HEX,
                     "logs": {"type": "array", "items": HEX},
+                    "log_lines": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "a Solana transaction's program log as text (its logs, decoded)",
+                    },
                 },
             },
             "diff": {
@@ -214,12 +224,16 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "recognised": {
                 "type": "object",
-                "required": ["chain", "vm", "encoding", "native_id", "envelope", "envelope_id"],
+                "required": ["chain", "vm", "encoding", "native_id", "native_id_text", "envelope", "envelope_id"],
                 "properties": {
                     "chain": {"enum": ["ethereum", "solana", "bitcoin", "tron", "nvm"]},
                     "vm": {"enum": ["native", "evm", "svm", "bvm", "tvm", None], "description": "null: no VM's (a devnet edit)"},
                     "encoding": {"enum": ["hex", "base58", "base64", "json"]},
                     "native_id": NULLABLE_HEX,
+                    "native_id_text": {
+                        "type": ["string", "null"],
+                        "description": "the native id as its chain writes it: base58 (Solana), bare hex (Bitcoin, Tron), 0x-hex",
+                    },
                     "envelope": HEX,
                     "envelope_id": HEX32,
                 },
@@ -334,7 +348,7 @@ def openapi() -> dict[str, Any]:
             "/api/v1/tx/{id}": {
                 "get": {
                     "summary": "a transaction by any of its ids (envelope id, or its chain's native id)",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": HEX_ID}],
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": TX_ID}],
                     "responses": {"200": _json(_ref("Transaction"), "the transaction"), **ERRORS},
                 }
             },

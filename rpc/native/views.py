@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import base58
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -40,6 +41,8 @@ MAX_LIMIT = 100
 # a ChainError's HTTP status by its code; any other is the request's fault (400)
 CHAIN_ERROR_STATUS = {"no_genesis": 409, "devnet_off": 403, "too_large": 413, "producer_timeout": 503, "producer_busy": 503}
 MAX_ENVELOPE = 128 * 1024
+SIGNATURE_B58_MAX = 88  # characters of a 64-byte Solana signature in base58, at most
+HEX_ID = re.compile(r"(?:0[xX])?[0-9a-fA-F]*")  # a hex id is read as hex, even one that is valid base58 too
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,1000}")  # ASCII digits: int() would also take "1_000" and "١٢"
 
 
@@ -217,7 +220,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     """A raw signed transaction of any chain (as the explorer's Submit page takes it): what it is, and
     what the node would do with it now — nothing is written."""
     from chain.store.sql import consistent_reads
-    from rpc.rawtx import MAX_TEXT, Unrecognised, balance_changes, dry_run, recognise
+    from rpc.rawtx import MAX_TEXT, Unrecognised, balance_changes, dry_run, native_id_text, recognise
 
     from .identity import mint_records
 
@@ -239,6 +242,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
             "vm": vm_of(found.envelope[0]),  # null for an envelope of no VM (a devnet state edit), as in /tx
             "encoding": found.encoding,
             "native_id": None if found.native_id is None else hx(found.native_id),
+            "native_id_text": None if found.native_id is None else native_id_text(vm_of(found.envelope[0]), found.native_id),
             "envelope": hx(found.envelope),
             "envelope_id": hx(H(found.envelope)),
         },
@@ -257,7 +261,7 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
         "diff": [],
     }
     if run.receipt is not None:
-        out["receipt"] = receipt_json(run.receipt)
+        out["receipt"] = receipt_json(run.receipt, vm_of(found.envelope[0]))
         out["balance_changes"] = [
             {"id_com": hx(c.id_com), "mint": hx(c.mint), "symbol": c.symbol, "before": str(c.old), "after": str(c.new)}
             for c in balance_changes(run, known)
@@ -266,9 +270,23 @@ def simulate(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     return out
 
 
+def tx_key(ref: str) -> bytes:
+    """A transaction's id as any chain names it: hex (the envelope id, an Ethereum hash, a Bitcoin txid or wtxid, a
+    Tron txid; 0x or not) or a Solana signature in base58."""
+    text = ref.strip()
+    if len(text) <= SIGNATURE_B58_MAX and not HEX_ID.fullmatch(text):
+        try:
+            raw = base58.b58decode(text)
+        except ValueError:
+            raw = b""
+        if len(raw) == 64:
+            return raw
+    return parse_hex(text, "transaction id (hex, or a Solana signature in base58)")
+
+
 @api("GET")
 def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
-    key = parse_hex(ref, "transaction id")
+    key = tx_key(ref)
     t = m.Transaction.objects.select_related("block").filter(envelope_id=key).first()
     if t is None:
         alias = m.TxAlias.objects.select_related("tx__block").filter(alias=key).first()
@@ -294,13 +312,13 @@ def tx(request: HttpRequest, ref: str) -> dict[str, Any]:
         "opcode": t.opcode,
         "vm": vm_of(t.opcode),
         "envelope": hx(t.envelope),
-        "receipt": receipt_json(receipt),
+        "receipt": receipt_json(receipt, vm_of(t.opcode)),
         "diff": [{"key": hx(k), "old": hx(o), "new": hx(n)} for k, o, n in decode_diff(bytes(t.diff))],
     }
 
 
-def receipt_json(r: Receipt) -> dict[str, Any]:
-    return {
+def receipt_json(r: Receipt, vm: str | None) -> dict[str, Any]:
+    out = {
         "success": r.success,
         "fee": str(r.fee),
         "gas_used": r.gas_used,
@@ -309,6 +327,9 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         "output": hx(r.output),
         "logs": [hx(x) for x in r.logs],
     }
+    if vm == "svm":  # a Solana transaction's logs are its program log, lines of text
+        out["log_lines"] = [x.decode(errors="replace") for x in r.logs]
+    return out
 
 
 # -- state ----------------------------------------------------------------------------------
