@@ -38,6 +38,7 @@ MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
 # Base58 is what Solana wallets give, for a transaction of at most 1,232 bytes (Solana's packet); longer text is
 # not read as base58 at all — decoding it costs time quadratic in its length (half a minute for 256 KiB).
 MAX_BASE58 = 2_048
+MIN_TX = 32  # bytes: no chain's signed transaction is shorter (a refusal then says so rather than list every reading)
 DRY_RUN_TIMEOUT_S = 5.0  # as eth_call's (geth's RPCEVMTimeout)
 
 CHAIN_TITLES = {"ethereum": "Ethereum", "solana": "Solana", "bitcoin": "Bitcoin", "tron": "Tron", "nvm": "n-VM envelope"}
@@ -111,7 +112,7 @@ def recognise(text: str, registry: Registry) -> Recognised:
     """The transaction in `text`, or Unrecognised saying what each reading of it looked like."""
     t = text.strip()
     if not t:
-        raise Unrecognised("Paste a raw signed transaction: hex, base58 or base64.", [])
+        raise Unrecognised("Paste a raw signed transaction: hex, base58, base64 or TronLink JSON.", [])
     if len(t) > MAX_TEXT:
         raise Unrecognised(f"That is {len(t):,} characters; a transaction is at most 128 KiB.", [])
     if t.startswith("{"):
@@ -138,6 +139,9 @@ def recognise(text: str, registry: Registry) -> Recognised:
             except (AdmissionError, ValueError) as e:
                 tried.append(f"hex ({len(raw)} bytes) as an n-VM envelope: {e}")
     names = " or ".join(dict.fromkeys(e for e, _ in readings))
+    longest = max(len(raw) for _, raw in readings)
+    if longest < MIN_TX:
+        raise Unrecognised(f"This is too short for a signed transaction: {longest} bytes read as {names}.", tried)
     raise Unrecognised(
         f"Read as {names}, this is not an Ethereum, Solana, Bitcoin or Tron transaction, nor an n-VM envelope.", tried
     )

@@ -95,7 +95,7 @@ def test_submit_then_find_the_transaction_pending_and_committed(client, chain):
         ({"envelope": "0x60aa"}, "unassigned_opcode"),
         ({"envelope": "0x"}, "empty_envelope"),
         ({"envelope": "0xgg"}, "bad_hex"),
-        ({"envelope": 5}, "missing_envelope"),
+        ({"envelope": 5}, "bad_envelope"),
         ({}, "missing_envelope"),
         ({"envelope": "0x50" + "00" * 3}, "malformed"),
     ],

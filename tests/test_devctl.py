@@ -246,6 +246,8 @@ def test_a_snapshot_and_revert_undo_transactions_in_every_vm(w3, base):
     assert w3.provider.make_request("evm_revert", [snap])["result"] is True
     assert everything(base, w3) == before  # the same head, root, balances and mempool
     assert w3.provider.make_request("evm_revert", [snap])["result"] is False  # used up
+    status, body = call(base, "/api/v1/dev/revert", {"id": int(snap, 16)})  # the REST API says so with its 404
+    assert status == 404 and body["error"]["code"] == "no_such_snapshot" and "used up" in body["error"]["message"]
     # the chain goes on from there
     w3.provider.make_request("evm_mine", [])
     assert everything(base, w3)["height"] == before["height"] + 1

@@ -148,9 +148,10 @@ def test_recognises_a_tron_transaction_from_tronlink_json_and_protobuf():
 @pytest.mark.parametrize(
     "garbage, says",
     [
-        ("", "Paste a raw signed transaction"),
+        ("", "Paste a raw signed transaction: hex, base58, base64 or TronLink JSON"),
         ("hello, world!", "not hex, base58 or base64"),
-        ("0x1234", "Read as hex"),
+        ("hello not a tx", "too short for a signed transaction: 8 bytes read as base64"),
+        ("0x1234", "too short for a signed transaction: 2 bytes read as hex"),
         ("0x" + "02f8" + "00" * 30, "Read as hex"),  # type 2 whose RLP is cut short
         ('{"txID": "00"}', "not a signed Tron transaction"),
         ("ff" * 200_000, "at most 128 KiB"),
@@ -238,11 +239,11 @@ def test_a_solana_transaction_is_dry_run_submitted_and_included(client, node):
 
 
 def test_garbage_gets_a_form_error_and_nothing_is_written(client, node):
-    r = client.post("/submit", {"raw": "0xdeadbeef", "action": "submit"})
+    r = client.post("/submit", {"raw": "0x" + "ab" * 40, "action": "submit"})
     assert r.status_code == 400
     body = text(r)
     assert 'role="alert"' in body and "not an Ethereum, Solana, Bitcoin or Tron transaction" in body
-    assert "hex (4 bytes) as ethereum" in body
+    assert "hex (40 bytes) as ethereum" in body
     assert m.MempoolEntry.objects.count() == 0
 
 

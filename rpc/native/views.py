@@ -207,8 +207,10 @@ def body_json(request: HttpRequest) -> dict[str, Any]:
 def submit_tx(request: HttpRequest) -> JsonResponse:
     body = body_json(request)
     text = body.get("envelope")
-    if not isinstance(text, str):
+    if text is None:
         raise ApiError(400, "missing_envelope", 'send {"envelope": "<hex>"}')
+    if not isinstance(text, str):
+        raise ApiError(400, "bad_envelope", f'"envelope" must be a hex string, not {type(text).__name__}')
     if len(text) > 2 * MAX_ENVELOPE + 2:
         raise ApiError(400, "too_large", f"an envelope is at most {MAX_ENVELOPE} bytes")
     tx = admit_to_mempool(parse_hex(text, "envelope"))
@@ -486,10 +488,15 @@ def dev_snapshot(request: HttpRequest) -> dict[str, Any]:
 
 @api("POST")
 def dev_revert(request: HttpRequest) -> dict[str, Any]:
-    """`{"id": n}`: everything back to that snapshot; `{"reverted": false}` for an unknown id."""
+    """`{"id": n}`: everything back to that snapshot; 404 no_such_snapshot for an unknown or used-up id."""
     from nvmsite import devctl
 
-    return {"reverted": devctl.revert(_dev_int(body_json(request), "id"))}
+    snapshot = _dev_int(body_json(request), "id")
+    if not devctl.revert(snapshot):
+        raise ApiError(
+            404, "no_such_snapshot", f"no snapshot {snapshot}: never taken, or used up by a revert to it or an earlier one"
+        )
+    return {"reverted": True}
 
 
 @api("POST")
