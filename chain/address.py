@@ -56,6 +56,7 @@ BASE58CHECK_PAYLOAD_LEN = 21  # version byte + 20-byte hash (Bitcoin) or 0x41 + 
 BASE58CHECK_CHECKSUM_LEN = 4
 SVM_ADDRESS_LEN = 32
 EVM_ADDRESS_LEN = 20
+TRON_HEX_LEN = 21  # 0x41 || 20 bytes: Tron's address in hex, without base58check
 ID_COM_LEN = 32
 MAX_ADDRESS_TEXT = 100  # longer than any format (bech32 ≤ 90); base58 decoding is quadratic
 
@@ -326,6 +327,8 @@ def parse_address(text: str) -> Parsed:
     if any(c.isspace() for c in s):
         raise AddressError("address contains whitespace")
     lower = s.lower()
+    if len(s) == 2 * TRON_HEX_LEN and lower.startswith(f"{TRON_ADDRESS_PREFIX:02x}") and _is_hex(s):
+        return Parsed("tron", bytes.fromhex(s), "tron")  # Tron's hex form, as java-tron's API writes it unless visible
     if lower.startswith("0x") or (len(s) in (2 * EVM_ADDRESS_LEN, 2 * ID_COM_LEN) and _is_hex(s)):
         return _parse_hex(s[2:] if lower.startswith("0x") else s)
     if not lower.startswith(BECH32_PREFIXES):

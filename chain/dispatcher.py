@@ -81,7 +81,7 @@ class Field:
 
     `kind` says how to show `value`: "text", "int", "hex", "id_com" (32 bytes), "address" (`tag` names
     the VM, `value` the raw address bytes), "mint" (32 bytes), "amount" (base units of `mint`),
-    "wei" (an EVM amount)."""
+    "wei" (an EVM amount), "time" (milliseconds since 1970)."""
 
     label: str
     value: object

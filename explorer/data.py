@@ -31,6 +31,7 @@ from chain.state import reverse_index_key
 from chain.store import models as m
 from engines.evm.accounts import account_key, code_hash_key, code_key, nonce_key
 from nvmsite.node import web_registry
+from rpc.rawtx import native_id_text
 
 PER_PAGE = 25
 
@@ -183,16 +184,15 @@ class TxDetail:
     log_lines: list[str] = field(default_factory=list)  # a Solana transaction's program log
     balances: list[dict[str, Any]] = field(default_factory=list)  # a Solana transaction's accounts, before and after
     coins: dict[str, Any] | None = None  # a Bitcoin transaction's spent coins and paid outputs
+    created: bytes | None = None  # the contract an EVM creation made
 
     @property
     def native_id_text(self) -> list[tuple[str, str]]:
         """The ids the transaction's own chain knows it by, labelled and written that chain's way."""
-        if self.vm == "svm":
-            return [("Solana signature", base58.b58encode(a).decode()) for a in self.ids]
         if self.vm == "bvm":
-            return list(zip(("Bitcoin txid", "Bitcoin wtxid"), (a.hex() for a in self.ids), strict=False))
-        label = {"evm": "Ethereum hash", "tvm": "Tron txid"}.get(self.vm, "Native id")
-        return [(label, "0x" + a.hex()) for a in self.ids]
+            return list(zip(("Bitcoin txid", "Bitcoin wtxid"), (native_id_text("bvm", a) for a in self.ids), strict=False))
+        label = {"svm": "Solana signature", "evm": "Ethereum hash", "tvm": "Tron txid"}.get(self.vm, "Native id")
+        return [(label, native_id_text(self.vm, a)) for a in self.ids]
 
 
 def find_tx(ref: str) -> m.Transaction | None:
@@ -249,7 +249,15 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         log_lines=lines,
         balances=balances,
         coins=coins,
+        created=_created(tx, receipt) if vm == "evm" else None,
     )
+
+
+def _created(tx: Any, receipt: Receipt) -> bytes | None:
+    """The contract a successful EVM creation made: the engine puts its address in the receipt's output."""
+    if tx is None or not receipt.success or tx.body.tx.to:
+        return None
+    return bytes(receipt.output)
 
 
 def _btc_coins(tx: Any, receipt: Receipt) -> dict[str, Any] | None:
@@ -414,6 +422,12 @@ def hex_bytes(text: str, length: int | None) -> bytes | None:
     if length is not None and len(raw) != length:
         return None
     return raw
+
+
+def known_identity(id_com: bytes) -> bool:
+    """Whether the chain knows the identity: it has an account, a balance of some mint, or an address bound to it."""
+    keys = [auth.auth_slot(id_com)] + [balance_slot(mint, id_com) for mint in mints()]
+    return m.AddressIndex.objects.filter(id_com=id_com).exists() or m.StateEntry.objects.filter(key__in=keys).exists()
 
 
 def holders(mint: bytes, offset: int, limit: int) -> tuple[list[tuple[bytes, int]], bool]:

@@ -10,7 +10,7 @@ urlpatterns = [
     path("mints", views.mints),
     path("block/<str:ref>", views.block),
     path("tx/<str:ref>", views.tx),
-    path("identity/<str:ref>", views.identity),
+    path("identity/<str:ref>", views.identity, name="identity"),
     path("live/identity/<str:ref>", views.identity_live),
     path("mint/<str:ref>", views.mint),
     path("search", views.search),

@@ -12,9 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 
-from chain.address import AddressError, parse_address
+from chain.address import AddressError, parse_address, svm_text
 from chain.identity import erc20_address
-from chain.ledger import NATIVE_MINT
+from chain.ledger import NATIVE_MINT, MintRecord
 from chain.store import models as m
 from chain.store.sql import consistent_reads
 from rpc.native.identity import identity_payload, resolve_text, ui_amount
@@ -220,6 +220,7 @@ def mint(request: HttpRequest, ref: str) -> HttpResponse:
             raise Http404(f"no mint {ref}")
         rec = known[raw]
         holders, more = data.holders(raw, (page - 1) * PER_PAGE, PER_PAGE)
+    # an SPL mint's pubkey is its ledger mint id (engines/svm/token.py), as the identity page's token accounts say
     return render(
         request,
         "explorer/mint.html",
@@ -228,10 +229,17 @@ def mint(request: HttpRequest, ref: str) -> HttpResponse:
             "rec": rec,
             "supply": ui_amount(rec.supply, rec.decimals),
             "erc20": erc20_address(raw),
-            "holders": holders,
+            "spl_mint": svm_text(raw),
+            "holders": [(who, _amount_view(amount, rec)) for who, amount in holders],
             "pager": _pager(page, more),
         },
     )
+
+
+def _amount_view(base_units: int, rec: MintRecord) -> dict[str, str]:
+    """An amount as the identity page's balance cells show it: whole tokens, and base units."""
+    whole = ui_amount(base_units, rec.decimals)
+    return {"whole": whole, "whole_unit": rec.symbol, "amount": str(base_units), "unit": "base unit"}
 
 
 @per_block
@@ -266,6 +274,8 @@ def where(q: str) -> str | None:
             return f"/tx/0x{raw.hex()}"
         if raw in data.mints():
             return f"/mint/0x{raw.hex()}"
+        # any 32 bytes read as an id_com: only one the chain knows is a match, not a page of zeros
+        return f"/identity/0x{raw.hex()}" if data.known_identity(raw) else None
     if raw is None and data.solana_signature(text) is not None and data.find_tx(text) is not None:
         return f"/tx/{text}"
     try:

@@ -202,6 +202,7 @@ def test_submit_a_metamask_style_transaction_and_follow_it_to_included(devnet: s
     dry = page.get_by_test_id("dry-run")
     assert "success" in dry.inner_text(), dry.inner_text()
     assert "+1.2 NVM" in page.locator("table.list").first.inner_text()
+    assert gap_above(page, "h3:has-text('Balance changes')") >= 8  # not flush under the dry-run panel
     shot(page, "submit-preview")
     page.click("button[value=submit]")
     status = page.get_by_test_id("tx-status")
@@ -222,13 +223,24 @@ def test_submit_a_metamask_style_transaction_and_follow_it_to_included(devnet: s
     shot(page, "block")
 
 
+def gap_above(page: Any, selector: str) -> float:
+    """Pixels between the element and the one before it."""
+    return float(
+        page.locator(selector).first.evaluate(
+            "e => e.getBoundingClientRect().top - e.previousElementSibling.getBoundingClientRect().bottom"
+        )
+    )
+
+
 def test_garbage_submission_shows_its_error(devnet: str, page: Any) -> None:
     page.goto(devnet + "/submit")
-    page.fill("#raw", "0xdeadbeefcafe")
+    garbage = "0x" + "deadbeefcafe" * 6  # long enough to be read as every chain's transaction, and none
+    page.fill("#raw", garbage)
     page.click("button[value=submit]")
     error = page.get_by_test_id("submit-error")
     assert "not an Ethereum, Solana, Bitcoin or Tron transaction" in error.inner_text()
-    assert page.locator("#raw").input_value() == "0xdeadbeefcafe"  # kept for correcting
+    assert page.locator("#raw").input_value() == garbage  # kept for correcting
+    assert gap_above(page, "form.panel") >= 8  # the error box does not touch the form
     shot(page, "submit-error")
 
 
@@ -243,3 +255,58 @@ def test_web_bench_loads_the_devnet_with_wrk(devnet: str) -> None:
         assert 0 < fig["p50_ms"] <= fig["p75_ms"] <= fig["p90_ms"] <= fig["p99_ms"]
         assert isinstance(fig["met"], bool)
     assert r["identity_page"]["request"].startswith("GET /identity/0x")
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_no_page_scrolls_sideways_and_tables_stay_in_their_columns(devnet: str, browser: Any, width: int) -> None:
+    address = Account.create().address
+    tx = faucet(devnet, address)
+    wait_included(devnet, tx)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        for path in ("/", f"/tx/{tx}", f"/identity/{address}"):
+            page.goto(devnet + path)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, path)
+            outside = page.evaluate(
+                "() => [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth"
+                " && !e.closest('.table-wrap')).map(e => e.tagName + '.' + e.className)"
+            )
+            assert outside == [], (width, path, outside)  # no value or copy button cut off, wide tables scroll in a box
+            shot(page, f"overflow-{width}-{path.split('/')[1] or 'home'}")
+        page.goto(devnet + "/")
+        columns = page.evaluate(
+            "() => [...document.querySelectorAll('.cols section')].map(s => [s.querySelector('.table-wrap, table')"
+            ".getBoundingClientRect().right - s.getBoundingClientRect().right, s.querySelector('table').offsetWidth"
+            " - s.clientWidth])"
+        )
+        for table_past_column, table_wider_than_column in columns:
+            assert table_past_column <= 0.5, columns
+            if width >= 1280:
+                assert table_wider_than_column <= 0, columns  # on a laptop the tables fit whole
+    finally:
+        context.close()
+
+
+def test_the_devnet_unit_choice_is_not_cut_off(devnet: str, browser: Any) -> None:
+    for width in (390, 1366):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(devnet + "/devnet")
+        room = page.locator("#unit").evaluate(
+            """s => { const c = document.createElement("canvas").getContext("2d"), st = getComputedStyle(s);
+            c.font = st.font; const widest = Math.max(...[...s.options].map(o => c.measureText(o.text).width));
+            return s.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight) - 16 - widest; }"""
+        )  # 16 px: the drop-down arrow
+        context.close()
+        assert room >= 0, (width, room)
+
+
+def test_pages_load_without_a_failed_request(devnet: str, page: Any) -> None:
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(devnet + "/")
+    page.wait_for_load_state("networkidle")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon and page.request.get(devnet + icon).status == 200
+    assert failed == []

@@ -1,20 +1,27 @@
 """Explorer pages, search, faucet and the /ws/live consumer, on the real database (Django's test client;
 the browser tests are separate)."""
 
+import hashlib
 import re
 import threading
 from contextlib import contextmanager
 
+import coincurve
 import pytest
 from asgiref.sync import async_to_sync
+from bitcoinutils.keys import PrivateKey
+from bitcoinutils.setup import setup as btc_setup
+from bitcoinutils.transactions import Transaction as BtcTx
+from bitcoinutils.transactions import TxInput, TxOutput, TxWitnessInput
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.db import connection
 from eth_account import Account
+from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
-from chain.address import addresses_of
+from chain.address import addresses_of, svm_text, tron_text
 from chain.dispatcher import Receipt
 from chain.identity import erc20_address, id_com, legacy_id_com
 from chain.ledger import NATIVE_MINT
@@ -22,6 +29,9 @@ from chain.store import models as m
 from engines.evm.engine import BASE_FEE_WEI
 from engines.native import tx as t
 from engines.native.client import AceSigner
+from engines.native.engine import user_mint_id
+from engines.tvm.engine import tron_block_id
+from engines.tvm.proto import field
 from explorer import live
 from rpc.native import views
 from tests.conftest import sql_node
@@ -30,6 +40,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHAIN_ID = 7231053
 REV = b"\x11" * 32
 ALICE = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+btc_setup("regtest")
+BTC_KEY = PrivateKey(secret_exponent=21)
+BTC_WALLET = BTC_KEY.get_public_key().get_segwit_address()
+TRON_KEY = coincurve.PrivateKey(bytes(range(1, 33)))
+TRON_OWNER = b"\x41" + keccak(TRON_KEY.public_key.format(compressed=False)[1:])[-20:]
+TRON_BOB = b"\x41" + bytes(range(20))
 
 
 @pytest.fixture
@@ -343,7 +359,13 @@ def test_identity_page_shows_the_spl_token_account_of_each_user_mint(client, nod
     body = text(client.get(f"/identity/0x{s.id_com.hex()}"))
     assert 'data-testid="spl-token-account"' in body and str(ata) in body
     usd = next(b for b in client.get(f"/api/v1/identity/0x{s.id_com.hex()}").json()["balances"] if b["symbol"] == "USD")
-    assert usd["views"]["svm"] == {"unit": "USD base unit", "amount": "1250000", "token_account": str(ata)}
+    assert usd["views"]["svm"] == {
+        "unit": "USD base unit",
+        "amount": "1250000",
+        "whole_unit": "USD",
+        "whole": "1.25",
+        "token_account": str(ata),
+    }
 
 
 def test_the_devnet_panel_drives_the_controls(client, node, settings):
@@ -376,3 +398,197 @@ def test_revert_to_on_postgresql_restores_the_state_root_of_the_block(node, busy
     assert revert_to(1, []) == bytes(back.hash)
     assert head().height == 1 and not m.Transaction.objects.filter(block_id__gt=1).exists()
     assert not m.TxAlias.objects.filter(alias=busy["eth_hash"]).exists()  # the explorer's index forgot it
+
+
+# -- every VM's pages --------------------------------------------------------------------------------
+@pytest.fixture
+def every_vm(settings, tmp_path):
+    """A node running every VM, with a funded ACE identity, EVM account, Bitcoin wallet and Tron account."""
+    alloc = [
+        {"id_com": "0x" + id_com(REV).hex(), "balance": "5000000000000"},
+        {"legacy": "evm", "address": ALICE.address, "balance": "1000000000000"},
+        {"legacy": "btc", "address": BTC_WALLET.to_string(), "balance": str(10**8 * 10)},  # 1 BTC
+        {"legacy": "tron", "address": tron_text(TRON_OWNER), "balance": str(100 * 10**6 * 1_000)},  # 100 TRX
+    ]
+    engines = ("engines.native", "engines.evm", "engines.svm", "engines.bvm", "engines.tvm")
+    chain = sql_node(settings, tmp_path, {"alloc": alloc}, engines)
+    cache.clear()
+    yield chain
+    views._registry.cache_clear()
+
+
+def eth_tx(nonce: int, **fields) -> bytes:
+    fee = {"gas": 200_000, "maxFeePerGas": 2 * BASE_FEE_WEI, "maxPriorityFeePerGas": 1, "value": 0}
+    return b"\x10" + bytes(ALICE.sign_transaction({"chainId": CHAIN_ID, "nonce": nonce, **fee, **fields}).raw_transaction)
+
+
+def btc_spend(node) -> tuple[bytes, str]:
+    """BTC_WALLET's coin, 0.6 BTC to a new wallet and the change back: (envelope, txid)."""
+    from chain.state import State
+    from chain.store.sql import SqlEntries
+    from engines.bvm.coins import coin_of
+
+    wallet = legacy_id_com("btc", bytes.fromhex(BTC_WALLET.to_script_pub_key().to_hex()))
+    coin = coin_of(State(SqlEntries()), wallet)
+    payee = PrivateKey(secret_exponent=22).get_public_key().get_taproot_address()
+    tx = BtcTx([TxInput(coin.txid_hex, 0)], [TxOutput(60_000_000, payee.to_script_pub_key())], has_segwit=True)
+    tx.outputs.append(TxOutput(39_990_000, BTC_WALLET.to_script_pub_key()))
+    sig = BTC_KEY.sign_segwit_input(tx, 0, BTC_KEY.get_public_key().get_address().to_script_pub_key(), coin.sats)
+    tx.witnesses.append(TxWitnessInput([sig, BTC_KEY.get_public_key().to_hex()]))
+    return b"\x30" + bytes.fromhex(tx.serialize()), tx.get_txid()
+
+
+def tron_transfer(node, sun: int) -> tuple[bytes, bytes]:
+    """A TRX transfer from TRON_OWNER to TRON_BOB, signed as tronpy signs: (envelope, txid)."""
+    block_id = tron_block_id(node.head.height, node.head.hash)
+    body = field(1, TRON_OWNER) + field(2, TRON_BOB) + field(3, sun)
+    contract = field(1, 1) + field(2, field(1, b"type.googleapis.com/protocol.TransferContract") + field(2, body))
+    raw = field(1, block_id[6:8]) + field(4, block_id[8:16]) + field(8, node.head.timestamp_ms + 60_000) + field(11, contract)
+    txid = hashlib.sha256(raw).digest()
+    return b"\x40" + field(1, raw) + field(2, TRON_KEY.sign_recoverable(txid, hasher=None)), txid
+
+
+def assert_identity_links(client, body: str) -> set[str]:
+    """Every identity link on a page names an identity (an id_com or an address) whose page answers."""
+    hrefs = set(re.findall(r'href="(/identity/[^"]*)"', body))
+    assert hrefs
+    for href in hrefs:
+        assert re.fullmatch(r"/identity/\S+", href), href
+        assert client.get(href).status_code == 200, href
+    return hrefs
+
+
+def test_every_identity_link_on_transaction_mint_and_submit_pages_answers(client, every_vm):
+    node, s = every_vm, AceSigner(REV, CHAIN_ID)
+    bob = bytes.fromhex("70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    produce(node, s.create_account())
+    native = produce(node, s.envelope(t.TRANSFER, 1, mint=NATIVE_MINT, to=t.Ref(t.REF_EVM, bob), amount=10**9)).txs[0]
+    transfer = bytes.fromhex("a9059cbb") + bytes(12) + bob + (7 * 10**9).to_bytes(32, "big")
+    evm = produce(node, eth_tx(0, to=to_checksum_address(erc20_address(NATIVE_MINT)), data=transfer)).txs[0]
+    spend, _txid = btc_spend(node)
+    btc = produce(node, spend).txs[0]
+    assert native.receipt.success and evm.receipt.success and btc.receipt.success
+    produce(node, s.envelope(t.CREATE_MINT, 2, decimals=2, symbol="GLD", name="gold"))
+    gld = user_mint_id(s.id_com, 2)
+    produce(node, s.envelope(t.MINT_TO, 3, mint=gld, to=t.Ref(t.REF_EVM, bob), amount=1_234))
+
+    native_page = text(client.get(f"/tx/0x{native.tx.envelope_id.hex()}"))
+    assert f'href="/identity/0x{s.id_com.hex()}"' in native_page  # the state changes' identities
+    evm_page = text(client.get(f"/tx/0x{evm.tx.envelope_id.hex()}?trace=call"))
+    assert f'href="/identity/0x{erc20_address(NATIVE_MINT).hex()}"' in evm_page  # the log's emitter
+    assert f'href="/identity/{ALICE.address.lower()}"' in evm_page  # the call trace's caller
+    btc_page = text(client.get(f"/tx/0x{btc.tx.envelope_id.hex()}"))
+    coins = btc_page[btc_page.index('data-testid="btc-coins"') :]
+    assert 'href="/identity/0x' in coins[: coins.index("</table>")]
+    mint_page = text(client.get(f"/mint/0x{gld.hex()}"))  # its authority and holders
+    assert mint_page.count(f'href="/identity/0x{s.id_com.hex()}"') == 1
+    submit_page = text(client.post("/submit", {"raw": eth_tx(1, to=to_checksum_address(bob), value=10**18)[1:].hex()}))
+    assert "Balance changes" in submit_page
+    for body in (native_page, evm_page, btc_page, mint_page, submit_page):
+        assert_identity_links(client, body)
+
+
+def test_every_link_of_the_header_and_footer_answers(client, node, settings):
+    settings.NVM_DEVNET = True
+    body = client.get("/").content.decode()
+    chrome = body[body.index("<header") : body.index("</header>")] + body[body.index("<footer") : body.index("</footer>")]
+    hrefs = set(re.findall(r'href="(/[^"]*)"', chrome))
+    assert {"/api/v1/schema", "/devnet", "/faucet/"} <= hrefs
+    for href in hrefs:
+        assert client.get(href).status_code == 200, href
+
+
+def test_a_mint_page_shows_its_spl_mint_and_whole_token_amounts(client, node, busy):
+    s = busy["signer"]
+    produce(node, s.envelope(t.CREATE_MINT, 2, decimals=2, symbol="GLD", name="gold"))
+    gld = user_mint_id(s.id_com, 2)
+    produce(node, s.envelope(t.MINT_TO, 3, mint=gld, to=t.Ref(t.REF_ID_COM, s.id_com), amount=123_456_789))
+    page = text(client.get(f"/mint/0x{gld.hex()}"))
+    assert "not built yet" not in page
+    assert re.search(rf'data-testid="spl-mint"><span class="copy" title="{svm_text(gld)}">', page)
+    holders = page[page.index("Holders") :]
+    assert '1,234,567.89 <span class="unit">GLD</span>' in holders and "123,<wbr>456,<wbr>789 <span" in holders
+    assert 'Supply</dt><dd><span class="num">1,234,567.89</span> GLD' in page
+    assert '<td class="num">1,234,567.89</td>' in text(client.get("/mints"))
+    identity = text(client.get(f"/identity/0x{s.id_com.hex()}"))
+    row = identity[identity.index(f'data-mint="0x{gld.hex()}"') :]
+    row = row[: row.index("</tr>")]
+    for vm in ("native", "evm", "svm", "tron"):
+        cell = row[row.index(f'data-unit="{vm}"') :]
+        assert cell.index('1,234,567.89 <span class="unit">GLD</span>') < cell.index("123,<wbr>456,<wbr>789"), vm
+
+
+def test_a_tron_transaction_page_dates_its_expiration_and_links_its_accounts(client, every_vm):
+    node = every_vm
+    produce(node)  # a head with the wall clock's time, for the expiration
+    envelope, txid = tron_transfer(node, 1_500_000)
+    preview = text(client.post("/submit", {"raw": envelope[1:].hex(), "action": "preview"}))
+    tron = produce(node, envelope).txs[0]
+    assert tron.receipt.success, tron.receipt.message
+    body = text(client.get(f"/tx/{txid.hex()}"))
+    assert f'<span class="copy" title="{txid.hex()}">' in body and f"0x{txid.hex()}" not in body  # Tron's own spelling
+    for page in (body, preview):
+        for label, who in (("Owner", TRON_OWNER), ("To", TRON_BOB)):
+            dd = page[page.index(f"<dt>{label}</dt>") :]
+            assert dd.index(f'href="/identity/{tron_text(who)}"') < dd.index("</dd>"), label
+        expiration = page[page.index("<dt>Expiration</dt><dd>") :][:60]
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", expiration), expiration
+
+
+def test_search_finds_only_what_the_chain_knows(client, every_vm):
+    node, s = every_vm, AceSigner(REV, CHAIN_ID)
+    produce(node)
+    envelope, tron_txid = tron_transfer(node, 1_000_000)
+    spend, btc_txid = btc_spend(node)
+    produce(node, envelope, spend)
+    ic = id_com(REV)
+    cases = {
+        "0x" + ic.hex(): f"/identity/0x{ic.hex()}",  # funded in genesis
+        tron_txid.hex(): f"/tx/0x{tron_txid.hex()}",
+        btc_txid: f"/tx/0x{btc_txid}",
+        TRON_BOB.hex(): f"/identity/0x{legacy_id_com('tron', TRON_BOB).hex()}",  # Tron's hex form, 41…
+    }
+    for q, target in cases.items():
+        r = client.get("/search", {"q": q})
+        assert r.status_code == 302 and r["Location"] == target, (q, r.status_code)
+    for unknown in ("ab" * 32, "0x" + "cd" * 32, "0x" + s.id_com.hex()[:-2] + "00"):
+        r = client.get("/search", {"q": unknown})
+        assert r.status_code == 404 and "Nothing matches" in text(r), unknown
+    help_text = text(client.get("/search"))
+    for kind in ("Ethereum hash", "Solana signature", "Bitcoin txid", "Tron txid", "mint id", "id_com", "bcrt1…", "41…"):
+        assert kind in help_text, kind
+
+
+def test_ether_is_eth_and_a_change_has_one_minus_sign(client, node, busy):
+    evm = text(client.get(f"/tx/0x{busy['eth_hash'].hex()}"))
+    assert "NVM-ETH" not in evm and " ETH)" in evm
+    raw = eth_tx(1, to=to_checksum_address(busy["bob"]), value=10**18, gas=21_000)[1:].hex()
+    body = text(client.post("/submit", {"raw": raw, "action": "preview"}))
+    assert "NVM-ETH" not in body and " ETH)" in body
+    changes = body[body.index("Balance changes") :]
+    changes = changes[: changes.index("</table>")]
+    assert "−1.000021 NVM" in changes and "−1,000,021,000,000,000,000 wei" in changes  # the sender: value and fee
+    assert "+1,000,000,000,000,000,000 wei" in changes
+    assert not re.search(r">-\d", changes)  # no ASCII hyphen for a minus
+
+
+def test_devnet_intro_reads_and_pages_have_a_favicon(client, node, settings):
+    from django.contrib.staticfiles import finders
+
+    settings.NVM_DEVNET = True
+    body = text(client.get("/devnet"))
+    intro = re.sub(r"<[^>]+>", "", body[body.index('<p class="lead">') :].split("</p>")[0])
+    assert intro.endswith(".") and not intro.endswith("….") and not intro.endswith("… .")
+    icon = re.search(r'<link rel="icon" href="/static/([^"]+)"', body)
+    assert icon and finders.find(icon.group(1))
+
+
+def test_a_contract_creation_names_the_contract_it_created(client, node):
+    import rlp
+
+    e = produce(node, eth_tx(0, data=bytes.fromhex("60006000f3"))).txs[0]  # deploys empty code
+    assert e.receipt.success, e.receipt.message
+    created = keccak(rlp.encode([bytes.fromhex(ALICE.address[2:]), 0]))[-20:]  # CREATE's address: sender and nonce
+    body = text(client.get(f"/tx/0x{e.tx.envelope_id.hex()}"))
+    assert "<dt>Contract created</dt>" in body and "<dt>Output</dt>" not in body
+    assert f'href="/identity/0x{created.hex()}"' in body

@@ -330,6 +330,8 @@ def test_tron_text_from_20_or_21_bytes(raw):
     assert tron_text(raw) == tron_text(b"\x41" + raw)
     assert tron_text(raw).startswith("T")
     assert parse_address(tron_text(raw)).raw == b"\x41" + raw
+    assert parse_address("41" + raw.hex()) == parse_address(tron_text(raw))  # java-tron's hex form, unless visible
+    assert parse_address("41" + raw.hex().upper()) == parse_address(tron_text(raw))
 
 
 @given(bytes32)

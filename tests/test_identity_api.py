@@ -61,6 +61,14 @@ def test_an_address_never_seen_shows_the_identity_it_will_get(client, node):
     assert body["addresses"]["evm"] == "0x000000000000000000000000000000000000dEaD"
 
 
+def test_an_id_com_never_seen_is_not_called_bound(client, node):
+    """An id_com names an identity whether or not the chain has seen it; only a seen one is bound."""
+    unseen = "0x" + "5a" * 32
+    assert client.get(f"/api/v1/identity/{unseen}").json()["bound"] is False
+    page = client.get(f"/identity/{unseen}").content.decode()
+    assert "not seen on chain yet: nothing has been sent to this identity" in page and "bound, no native" not in page
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

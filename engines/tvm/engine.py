@@ -561,18 +561,18 @@ class TvmEngine:
             ]
         fields += [
             Field("Contract", CONTRACT_NAMES.get(t.tx.contract.type, str(t.tx.contract.type))),
-            Field("Owner", tron_text(a.owner)),
+            Field("Owner", a.owner, "address", tag="tron"),
         ]
         if isinstance(a, Transfer):
-            fields += [Field("To", tron_text(a.to)), Field("Amount", _trx(a.amount))]
+            fields += [Field("To", a.to, "address", tag="tron"), Field("Amount", _trx(a.amount))]
         elif isinstance(a, Trigger):
-            fields += [Field("Contract address", tron_text(a.contract)), Field("Call value", _trx(a.call_value))]
+            fields += [Field("Contract address", a.contract, "address", tag="tron"), Field("Call value", _trx(a.call_value))]
             fields.append(Field("Data", a.data, "hex"))
             if len(a.data) >= 4:
                 fields.append(Field("Function selector", "0x" + a.data[:4].hex()))
         else:
             fields += [
-                Field("New contract", tron_text(contract_address_of(t.txid, a.owner))),
+                Field("New contract", contract_address_of(t.txid, a.owner), "address", tag="tron"),
                 Field("Name", a.contract.name or "(none)"),
                 Field("Call value", _trx(a.contract.call_value)),
                 Field("Bytecode", f"{len(a.contract.bytecode):,} bytes"),
@@ -584,7 +584,7 @@ class TvmEngine:
                 Field("Fee limit", _trx(t.tx.fee_limit)),
                 Field("Energy price", f"{ENERGY_PRICE_SUN} sun"),
             ]
-        fields.append(Field("Expiration", t.tx.expiration, "int"))
+        fields.append(Field("Expiration", t.tx.expiration, "time"))
         if t.tx.memo:
             fields.append(Field("Memo", t.tx.memo.decode("utf-8", "replace")))
         if t.ace is not None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -56,6 +57,18 @@ def copyable(value: bytes | str, href: str | None = None, keep: int = 8) -> str:
     )
 
 
+def identity_url(value: bytes | str) -> str:
+    """The identity page of an id_com or of any VM's address (bytes as 0x-hex, text as it is written)."""
+    text = hx(value) if isinstance(value, bytes | bytearray | memoryview) else str(value)
+    return reverse("identity", args=[text])
+
+
+@register.simple_tag
+def identity(value: bytes | str, keep: int = 8) -> str:
+    """An id_com or address, shortened, copyable, and linked to its identity's page."""
+    return copyable(value, identity_url(value), keep)
+
+
 @register.filter
 def when(ms: int) -> str:
     try:
@@ -96,6 +109,15 @@ def vm_unit(base_units: int, vm: str) -> str:
 
 
 @register.filter
+def vm_change(base_units: int, vm: str) -> str:
+    """A change of a native balance in the VM's own unit, signed as the change in NVM is: +3 wei, −3 wei."""
+    from explorer.submit import in_vm_unit
+
+    n = int(base_units)
+    return ("+" if n > 0 else "−" if n < 0 else "") + in_vm_unit(abs(n), vm)
+
+
+@register.filter
 def wei_as_eth(wei: int) -> str:
     return ui_amount(int(wei), 18)
 
@@ -112,13 +134,13 @@ ADDRESS_TEXT = {"evm": evm_text, "svm": svm_text, "tron": tron_text}
 def field_value(f: Field, mints: dict[bytes, MintRecord]) -> str:
     v = f.value
     if f.kind == "id_com" and isinstance(v, bytes):
-        return copyable(v, f"/identity/0x{v.hex()}")
+        return identity(v)
     if f.kind == "address" and isinstance(v, bytes) and f.tag:
         try:
             text = address_text(f.tag, v)
         except Exception:
             text = "0x" + v.hex()
-        return copyable(text, f"/identity/{text}", 10)
+        return identity(text, 10)
     if f.kind == "mint" and isinstance(v, bytes):
         rec = mints.get(v)
         label = rec.symbol if rec else short(v)
@@ -126,12 +148,17 @@ def field_value(f: Field, mints: dict[bytes, MintRecord]) -> str:
     if f.kind == "amount" and isinstance(v, int):
         rec = mints.get(f.mint or b"")
         if rec is None:
-            return format_html('<span class="num">{}</span> base units', v)
+            return format_html('<span class="num">{}</span> base units', f"{v:,}")
         return format_html(
-            '<span class="num">{}</span> {} <span class="muted">({} base units)</span>', ui_amount(v, rec.decimals), rec.symbol, v
+            '<span class="num">{}</span> {} <span class="muted">({} base units)</span>',
+            grouped(ui_amount(v, rec.decimals)),
+            rec.symbol,
+            f"{v:,}",
         )
     if f.kind == "wei" and isinstance(v, int):
-        return format_html('<span class="num">{}</span> wei <span class="muted">({} NVM-ETH)</span>', f"{v:,}", ui_amount(v, 18))
+        return format_html('<span class="num">{}</span> wei <span class="muted">({} ETH)</span>', f"{v:,}", ui_amount(v, 18))
+    if f.kind == "time" and isinstance(v, int):
+        return format_html("{}", when(v))
     if f.kind == "hex" and isinstance(v, bytes):
         if not v:
             return format_html('<span class="muted">{}</span>', "empty")
@@ -159,7 +186,7 @@ def get(d: dict[Any, Any], key: Any) -> Any:
 def svm_account(pubkey: bytes) -> str:
     """A Solana account in base58, linked to the identity it belongs to."""
     text = svm_text(bytes(pubkey))
-    return copyable(text, f"/identity/{text}", 8)
+    return identity(text)
 
 
 @register.filter

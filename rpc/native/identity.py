@@ -49,8 +49,8 @@ def ui_amount(base_units: int, decimals: int) -> str:
 
 
 def _view(unit: str, amount: int, whole_unit: str, decimals: int) -> dict[str, str]:
-    """The native token as one VM shows it: in its smallest unit, and in its whole unit (how that
-    chain's wallets show it: MetaMask's ETH, Phantom's SOL, a Bitcoin wallet's BTC, TronLink's TRX)."""
+    """A token as one VM shows it: in its smallest unit, and in its whole unit (how that chain's wallets show it:
+    MetaMask's ETH, Phantom's SOL, a Bitcoin wallet's BTC, TronLink's TRX; a user mint's symbol)."""
     return {"unit": unit, "amount": str(amount), "whole_unit": whole_unit, "whole": ui_amount(amount, decimals)}
 
 
@@ -58,8 +58,8 @@ def resolve_text(text: str) -> tuple[bytes, dict[str, Any], bool]:
     """(id_com, what was asked, whether the identity is bound yet). AddressError for bad text."""
     parsed = parse_address(text)
     query = {"text": text.strip(), "vm": parsed.vm, "kind": parsed.kind, "canonical": parsed.text}
-    if parsed.vm == "native":
-        return parsed.raw, query, True
+    if parsed.vm == "native":  # an id_com: bound once its addresses are in the reverse index (mirrored in SQL)
+        return parsed.raw, query, m.AddressIndex.objects.filter(id_com=parsed.raw).exists()
     found = lookup(State(SqlEntries()), parsed.vm, parsed.raw)
     if found is not None:
         return found, query, True
@@ -111,7 +111,7 @@ def identity_payload(text: str) -> dict[str, Any]:
             }
         else:
             entry["views"] = {
-                vm: {"unit": f"{rec.symbol} base unit", "amount": str(base)} for vm in ("native", "evm", "svm", "tron")
+                vm: _view(f"{rec.symbol} base unit", base, rec.symbol, rec.decimals) for vm in ("native", "evm", "svm", "tron")
             }
             # the SPL view: this identity's associated token account for the mint holds the same balance
             entry["views"]["svm"]["token_account"] = svm_text(ata_address(svm_owner, mint))

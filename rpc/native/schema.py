@@ -98,11 +98,14 @@ SCHEMAS: dict[str, Any] = {
                             "type": "object",
                             "additionalProperties": {
                                 "type": "object",
-                                "required": ["unit", "amount"],
+                                "required": ["unit", "amount", "whole_unit", "whole"],
                                 "properties": {
                                     "unit": {"type": "string", "description": "the VM's smallest unit"},
                                     "amount": {"type": "string", "description": "in that unit, exactly"},
-                                    "whole_unit": {"type": "string", "description": "the native token: ETH, SOL, BTC, TRX"},
+                                    "whole_unit": {
+                                        "type": "string",
+                                        "description": "the native token's ETH, SOL, BTC, TRX; a user mint's symbol",
+                                    },
                                     "whole": {"type": "string", "description": "the amount in the whole unit"},
                                     "token_account": {
                                         "type": "string",

@@ -80,7 +80,9 @@ const liveFeed = (() => {
           cell("td", String(t.writes), "num"), cell("td", t.time_us == null ? "—" : t.time_us.toLocaleString("en") + " µs", "num"));
         body.append(row);
       });
-      table.append(body); block.append(table);
+      table.append(body);
+      const wrap = document.createElement("div"); wrap.className = "table-wrap"; wrap.append(table);
+      block.append(wrap);
       if (event.txs.length > ROWS) block.append(cell("p", "… and " + (event.tx_count - ROWS) + " more", "muted small"));
     }
     box.prepend(block);
