@@ -95,6 +95,22 @@ def amount_of(raw: bytes | None) -> int:
     return 0 if raw is None else int.from_bytes(raw[:8], "big")
 
 
+def ui_amount(amount: int, decimals: int) -> str:
+    """Base units in whole units, exact and trimmed as spl-token's `amount_to_ui_amount_string_trimmed` writes them:
+    1500000 at 6 decimals is "1.5", 0 is "0"."""
+    sign, digits = ("-" if amount < 0 else ""), str(abs(amount))
+    if decimals == 0:
+        return sign + digits
+    text = digits.rjust(decimals + 1, "0")
+    fraction = text[-decimals:].rstrip("0")
+    return sign + text[:-decimals] + ("." + fraction if fraction else "")
+
+
+def sun_text(sun: int) -> str:
+    """An amount of TRX as Tron's wallets and this node's pages write it: "1,000 sun (0.001 TRX)"."""
+    return f"{sun:,} sun ({ui_amount(sun, 6)} TRX)"
+
+
 def balance(state: State, mint: bytes, id_com: bytes) -> int:
     return amount_of(state.get(balance_slot(mint, id_com)))
 

@@ -400,7 +400,7 @@ def _int(v: bytes | None) -> str:
 
 
 def _amount(v: bytes | None, decimals: int) -> str:
-    from rpc.native.identity import ui_amount
+    from chain.ledger import ui_amount
 
     return ui_amount(amount_of(v), decimals)
 

@@ -14,10 +14,10 @@ from django.utils.safestring import mark_safe
 
 from chain.address import AddressError, parse_address, svm_text
 from chain.identity import erc20_address
-from chain.ledger import NATIVE_MINT, MintRecord
+from chain.ledger import NATIVE_MINT, MintRecord, ui_amount
 from chain.store import models as m
 from chain.store.sql import consistent_reads
-from rpc.native.identity import identity_payload, resolve_text, ui_amount
+from rpc.native.identity import identity_payload, resolve_text
 
 from . import data
 from .cache import per_block

@@ -18,14 +18,13 @@ from chain.dispatcher import Receipt
 from chain.errors import ChainError
 from chain.hashing import U64_MAX, H
 from chain.identity import id_com, multisig_id_com
-from chain.ledger import NATIVE_MINT, MintRecord, mint_slot
+from chain.ledger import NATIVE_MINT, MintRecord, mint_slot, ui_amount
 from chain.node import chain_id_of
 from chain.state import State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, SqlStore, recent_hashes
 from engines.native import tx as t
 from engines.native.client import AceSigner, multisig_envelope
-from rpc.native.identity import ui_amount
 
 
 class CliError(ChainError):

@@ -27,12 +27,11 @@ import rlp
 from chain.address import svm_text, tron_text
 from chain.dispatcher import VM_RANGES, Receipt, Registry, Tx, execute_tx
 from chain.errors import AdmissionError
-from chain.ledger import FEE_COLLECTOR, MintRecord, amount_of, balance_slot
+from chain.ledger import FEE_COLLECTOR, MintRecord, amount_of, balance_slot, sun_text, ui_amount
 from chain.node import chain_id_of, parties_of
 from chain.state import Diff, State
 from chain.store import models as m
 from chain.store.sql import SqlEntries, recent_hashes
-from rpc.native.identity import ui_amount
 
 MAX_TEXT = 2 * 128 * 1024 + 2  # hex of the largest envelope the APIs take
 # Base58 is what Solana wallets give, for a transaction of at most 1,232 bytes (Solana's packet); longer text is
@@ -302,7 +301,7 @@ def _tron(raw: bytes) -> Recognised:
                     summary.append((label, tron_text(address)))
             amount = inner.get(3)
             if isinstance(amount, int):
-                summary.append(("Amount" if kind == 1 else "Call value", f"{amount:,} sun ({amount / 10**6:.6f} TRX)"))
+                summary.append(("Amount" if kind == 1 else "Call value", sun_text(amount)))
     for number, label in ((8, "Expiration"), (18, "Fee limit")):
         v = dict(body).get(number)
         if isinstance(v, int):

@@ -6,6 +6,8 @@ import pytest
 from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chain.auth import ed25519_credential
 from chain.identity import erc20_address, vm_address
@@ -99,3 +101,22 @@ def test_every_direction_keeps_every_view_equal(client, node):
     bob_wei = views_agree(client, BOB)
     assert bob_wei == 3_000_000_000 * 10**9 + 1_234_567_891 + 777 * 10**9 + 5 * 10**9
     views_agree(client, ace_evm)
+
+
+@given(st.integers(-(10**30), 10**30), st.integers(0, 18))
+def test_whole_units_are_exact_and_trimmed(amount, decimals):
+    """One formatter for every view's whole units (chain.ledger.ui_amount): exact, no float, no trailing zeros."""
+    from decimal import Decimal
+
+    from chain.ledger import ui_amount
+
+    text = ui_amount(amount, decimals)
+    assert Decimal(text) == Decimal(amount).scaleb(-decimals)
+    assert not ("." in text and text.endswith(("0", "."))) and text not in ("-0", "")
+
+
+def test_an_amount_of_trx_reads_as_tron_writes_it():
+    from chain.ledger import sun_text
+
+    assert sun_text(1_000) == "1,000 sun (0.001 TRX)" and sun_text(2_500_000) == "2,500,000 sun (2.5 TRX)"
+    assert sun_text(10**20 + 1) == "100,000,000,000,000,000,001 sun (100000000000000.000001 TRX)"  # no float rounding

@@ -25,13 +25,12 @@ from solders.transaction import Transaction as SolTx
 
 from chain.address import tron_text
 from chain.identity import legacy_id_com
-from chain.ledger import FEE_COLLECTOR
+from chain.ledger import FEE_COLLECTOR, ui_amount
 from chain.store import models as m
 from engines.evm.engine import BASE_FEE_WEI
 from explorer.submit import in_vm_unit
 from nvmsite.node import web_registry
 from rpc.native import views
-from rpc.native.identity import ui_amount
 from rpc.rawtx import Unrecognised, recognise
 from tests.conftest import sql_node
 
@@ -136,7 +135,7 @@ def test_recognises_a_tron_transaction_from_tronlink_json_and_protobuf():
     assert found.native_id.hex() == "77ddfa7093cc5f745c0d3a54abb89ef070f983343c05e0f89e5a52f3e5401299"  # docs/PROTOCOL.md §11
     assert found.raw == b"\x0a\x84\x01" + bytes.fromhex(raw_data) + b"\x12\x41" + bytes.fromhex(sig)
     summary = dict(found.summary)
-    assert summary["Contract"] == "TransferContract" and summary["Amount"] == "1,000 sun (0.001000 TRX)"
+    assert summary["Contract"] == "TransferContract" and summary["Amount"] == "1,000 sun (0.001 TRX)"
     assert summary["Owner"] == tron_text(bytes.fromhex("41608f8da72479edc7dd921e4c30bb7e7cddbe722e"))
     assert summary["To"] == tron_text(bytes.fromhex("41e9d79cc47518930bc322d9bf7cddd260a0260a8d"))
     assert summary["Expiration"] == "1,591,089,627,000 ms" and summary["Signatures"] == "1"

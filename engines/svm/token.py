@@ -77,6 +77,7 @@ from chain.ledger import (
     put_mint,
     spend_allowance,
     transfer,
+    ui_amount,
 )
 from chain.state import State
 
@@ -725,14 +726,6 @@ def _account_data_size(inv: Invocation, ix: _Ix) -> bytes:
     return struct.pack("<Q", ACCOUNT_LEN)
 
 
-def ui_amount(amount: int, decimals: int) -> str:
-    """spl-token's `amount_to_ui_amount_string_trimmed`: 1500000 at 6 decimals is "1.5"."""
-    if decimals == 0:
-        return str(amount)
-    text = str(amount).rjust(decimals + 1, "0")
-    return (text[:-decimals] + "." + text[-decimals:]).rstrip("0").rstrip(".")
-
-
 def _amount_to_ui(inv: Invocation, ix: _Ix) -> bytes:
     return ui_amount(ix.amount, _checked_mint(inv).decimals).encode()
 
@@ -860,5 +853,4 @@ __all__ = [
     "mint_info",
     "owned_token_accounts",
     "token_account",
-    "ui_amount",
 ]

@@ -68,7 +68,7 @@ from chain.dispatcher import BlockContext, Field, Outcome, Tx
 from chain.errors import AdmissionError, ExecutionError
 from chain.hashing import H, Reader
 from chain.identity import TRON_ADDRESS_PREFIX, vm_address
-from chain.ledger import BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, credit, debit, sun_balance, transfer
+from chain.ledger import BASE_PER_SUN, FEE_COLLECTOR, NATIVE_MINT, credit, debit, sun_balance, sun_text, transfer
 from chain.state import State
 
 from .accounts import TronAccounts, contract_key, tron_address
@@ -564,9 +564,9 @@ class TvmEngine:
             Field("Owner", a.owner, "address", tag="tron"),
         ]
         if isinstance(a, Transfer):
-            fields += [Field("To", a.to, "address", tag="tron"), Field("Amount", _trx(a.amount))]
+            fields += [Field("To", a.to, "address", tag="tron"), Field("Amount", sun_text(a.amount))]
         elif isinstance(a, Trigger):
-            fields += [Field("Contract address", a.contract, "address", tag="tron"), Field("Call value", _trx(a.call_value))]
+            fields += [Field("Contract address", a.contract, "address", tag="tron"), Field("Call value", sun_text(a.call_value))]
             fields.append(Field("Data", a.data, "hex"))
             if len(a.data) >= 4:
                 fields.append(Field("Function selector", "0x" + a.data[:4].hex()))
@@ -574,14 +574,14 @@ class TvmEngine:
             fields += [
                 Field("New contract", contract_address_of(t.txid, a.owner), "address", tag="tron"),
                 Field("Name", a.contract.name or "(none)"),
-                Field("Call value", _trx(a.contract.call_value)),
+                Field("Call value", sun_text(a.contract.call_value)),
                 Field("Bytecode", f"{len(a.contract.bytecode):,} bytes"),
                 Field("User resource percent", a.contract.consume_user_resource_percent, "int"),
                 Field("Origin energy limit", a.contract.origin_energy_limit, "int"),
             ]
         if not isinstance(a, Transfer):
             fields += [
-                Field("Fee limit", _trx(t.tx.fee_limit)),
+                Field("Fee limit", sun_text(t.tx.fee_limit)),
                 Field("Energy price", f"{ENERGY_PRICE_SUN} sun"),
             ]
         fields.append(Field("Expiration", t.tx.expiration, "time"))
@@ -605,10 +605,6 @@ def _apply(evm: Any, msg: Message) -> Any:
     if msg.is_create:
         return evm.computation_class.apply_create_message(evm, msg, context)
     return evm.computation_class.apply_message(evm, msg, context)
-
-
-def _trx(sun: int) -> str:
-    return f"{sun:,} sun ({sun / 10**6:.6f} TRX)"
 
 
 def _metadata(stored: bytes) -> tuple[bytes, int, int]:

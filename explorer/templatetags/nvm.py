@@ -12,8 +12,8 @@ from django.utils.safestring import mark_safe
 
 from chain.address import evm_text, svm_text, tron_text
 from chain.dispatcher import Field
-from chain.ledger import WEI_PER_BASE, MintRecord
-from rpc.native.identity import address_text, ui_amount
+from chain.ledger import WEI_PER_BASE, MintRecord, ui_amount
+from rpc.native.identity import address_text
 
 register = template.Library()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from chain import auth
@@ -20,6 +19,7 @@ from chain.ledger import (
     balance_slot,
     dust_slot,
     mint_slot,
+    ui_amount,
 )
 from chain.state import State
 from chain.store import models as m
@@ -40,12 +40,6 @@ def mint_records() -> dict[bytes, MintRecord]:
     ids = [NATIVE_MINT] + [bytes(k) for k in m.MintIndex.objects.exclude(mint=NATIVE_MINT).values_list("mint", flat=True)]
     rows = dict(m.StateEntry.objects.filter(key__in=[mint_slot(x) for x in ids]).values_list("key", "value"))
     return {mint: MintRecord.decode(bytes(rows[mint_slot(mint)])) for mint in ids if mint_slot(mint) in rows}
-
-
-def ui_amount(base_units: int, decimals: int) -> str:
-    q = Decimal(base_units).scaleb(-decimals)
-    text = format(q, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _view(unit: str, amount: int, whole_unit: str, decimals: int) -> dict[str, str]:

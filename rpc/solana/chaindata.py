@@ -33,7 +33,7 @@ from chain.blocks import Header
 from chain.dispatcher import Receipt
 from chain.hashing import H
 from chain.identity import legacy_id_com, vm_address
-from chain.ledger import NATIVE_MINT, amount_of, balance, balance_slot
+from chain.ledger import NATIVE_MINT, amount_of, balance, balance_slot, ui_amount
 from chain.node import decode_diff
 from chain.state import State
 from chain.store import models as m
@@ -46,7 +46,6 @@ from engines.svm.programs import MEMO_PROGRAM, MEMO_V1_PROGRAM, TOKEN_PROGRAM
 from engines.svm.receipt import SvmOutput, TokenBalance
 from engines.svm.wire import Instruction, Message, encode_message, shortvec
 from rpc.jsonrpc import RpcError
-from rpc.native.identity import ui_amount
 
 from .codec import UNSUPPORTED_TRANSACTION_VERSION, b58
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from chain.dispatcher import Registry, Tx
 from chain.errors import AdmissionError
+from chain.ledger import ui_amount
 from chain.state import Diff, State
 from chain.store.sql import SqlEntries
 from engines.svm import accounts as acc
@@ -42,7 +43,6 @@ from engines.svm.wire import PACKET_DATA_SIZE, Transaction, encode_message, pars
 from faucet.service import FaucetError, drip
 from nvmsite.node import admit_to_mempool, web_registry
 from rpc.jsonrpc import INTERNAL_ERROR, RpcError
-from rpc.native.identity import ui_amount
 from rpc.rawtx import DryRun, dry_run
 
 from .accounts import MAX_MULTIPLE_ACCOUNTS, account_encoding, ui_account
