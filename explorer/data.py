@@ -98,23 +98,30 @@ class TxSummary:
     code: str
     fee: int
     exec_us: int | None = None
+    native: str | None = None  # the id its own chain knows it by (what the wallet showed), written that chain's way
+
+
+RAW_CHAIN_VMS = ("evm", "svm", "bvm", "tvm")  # their transactions' first id is the one their wallets show
 
 
 def tx_summaries(rows: Any) -> list[TxSummary]:
     out = []
     for r in rows:
         receipt = Receipt.decode(bytes(r.receipt))
+        envelope_id, vm = bytes(r.envelope_id), vm_of(r.opcode)
+        title, native = _title(bytes(r.envelope))
         out.append(
             TxSummary(
-                bytes(r.envelope_id),
+                envelope_id,
                 r.block_id,
                 r.position,
-                vm_of(r.opcode),
-                _title(bytes(r.envelope)),
+                vm,
+                title,
                 receipt.success,
                 receipt.code,
                 receipt.fee,
                 r.exec_us,
+                native_id_text(vm, native) if native is not None and vm in RAW_CHAIN_VMS else None,
             )
         )
     return out
@@ -148,12 +155,14 @@ def _decode(envelope: bytes) -> Tx | None:
         return None
 
 
-def _title(envelope: bytes) -> str:
+def _title(envelope: bytes) -> tuple[str, bytes | None]:
+    """What the transaction is, in a few words, and its first id (its chain's own, for a raw transaction)."""
     tx = _decode(envelope)
     if tx is None:
-        return "undecodable"
+        return "undecodable", None
     describe = getattr(registry().route(envelope), "describe", None)
-    return describe(tx)[0] if describe is not None else VM_TITLES.get(vm_of(envelope[0]), "transaction")
+    title = describe(tx)[0] if describe is not None else VM_TITLES.get(vm_of(envelope[0]), "transaction")
+    return title, tx.ids[0] if tx.ids else None
 
 
 @dataclass

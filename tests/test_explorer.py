@@ -488,6 +488,26 @@ def test_every_identity_link_on_transaction_mint_and_submit_pages_answers(client
         assert_identity_links(client, body)
 
 
+def test_transaction_lists_name_a_raw_transaction_by_the_id_its_wallet_showed(client, every_vm):
+    """MetaMask shows an Ethereum hash, a Bitcoin wallet a txid, TronLink a txid: the lists do too (the envelope id
+    stays in the link and on hover); a native transaction keeps its envelope id."""
+    node, s = every_vm, AceSigner(REV, CHAIN_ID)
+    native = produce(node, s.create_account()).txs[0]
+    evm = produce(node, eth_tx(0, to=to_checksum_address(bytes(20)), value=1)).txs[0]
+    spend, txid = btc_spend(node)
+    btc = produce(node, spend).txs[0]
+    tron, tron_txid = tron_transfer(node, 1_000)
+    produce(node, tron)
+    for page in ("/", "/txs", f"/block/{node.head.height}"):
+        body = text(client.get(page))
+        table = body[body.index("<table") :]
+        if page != f"/block/{node.head.height}":
+            assert f'title="0x{evm.tx.ids[0].hex()} (envelope 0x{evm.tx.envelope_id.hex()})"' in table
+            assert f'title="{txid} (envelope 0x{btc.tx.envelope_id.hex()})"' in table  # a Bitcoin txid: no 0x
+            assert f'title="0x{native.tx.envelope_id.hex()}"' in table
+        assert f'title="{tron_txid.hex()} (envelope ' in table
+
+
 def test_every_link_of_the_header_and_footer_answers(client, node, settings):
     settings.NVM_DEVNET = True
     body = client.get("/").content.decode()
