@@ -31,7 +31,7 @@ from chain.state import reverse_index_key
 from chain.store import models as m
 from engines.evm.accounts import account_key, code_hash_key, code_key, nonce_key
 from nvmsite.node import web_registry
-from rpc.rawtx import native_id_text
+from rpc.rawtx import NATIVE_ID_LABEL, native_id_text
 
 PER_PAGE = 25
 
@@ -200,8 +200,7 @@ class TxDetail:
         """The ids the transaction's own chain knows it by, labelled and written that chain's way."""
         if self.vm == "bvm":
             return list(zip(("Bitcoin txid", "Bitcoin wtxid"), (native_id_text("bvm", a) for a in self.ids), strict=False))
-        label = {"svm": "Solana signature", "evm": "Ethereum hash", "tvm": "Tron txid"}.get(self.vm, "Native id")
-        return [(label, native_id_text(self.vm, a)) for a in self.ids]
+        return [(NATIVE_ID_LABEL.get(self.vm, "Native id"), native_id_text(self.vm, a)) for a in self.ids]
 
 
 def find_tx(ref: str) -> m.Transaction | None:

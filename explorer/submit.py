@@ -18,7 +18,7 @@ from chain.ledger import BASE_PER_SAT, BASE_PER_SUN, NATIVE_MINT, WEI_PER_BASE
 from chain.store import models as m
 from chain.store.sql import consistent_reads
 from nvmsite.node import admit_to_mempool
-from rpc.rawtx import Recognised, Unrecognised, balance_changes, dry_run, recognise
+from rpc.rawtx import NATIVE_ID_LABEL, Recognised, Unrecognised, balance_changes, dry_run, native_id_text, recognise
 
 from . import data
 
@@ -79,6 +79,8 @@ def submit(request: HttpRequest) -> HttpResponse:
             found = recognise(text, data.registry())
             if request.POST.get("action") == "submit":
                 context["submitted"] = admit_to_mempool(found.envelope).envelope_id
+                if found.native_id is not None:  # the id the user's wallet showed them
+                    context["native"] = (NATIVE_ID_LABEL[found.vm], native_id_text(found.vm, found.native_id))
             else:
                 with consistent_reads():
                     context.update(_preview(found))

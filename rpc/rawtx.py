@@ -55,6 +55,9 @@ class Unrecognised(ValueError):
         self.tried = tried
 
 
+NATIVE_ID_LABEL = {"evm": "Ethereum hash", "svm": "Solana signature", "bvm": "Bitcoin txid", "tvm": "Tron txid"}
+
+
 def native_id_text(vm: str | None, raw: bytes) -> str:
     """A transaction id written as its own chain writes it: a Solana signature in base58, a Bitcoin or Tron txid as
     bare hex, an Ethereum hash (and an n-VM envelope id) as 0x-hex."""

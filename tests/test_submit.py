@@ -247,17 +247,18 @@ def test_garbage_gets_a_form_error_and_nothing_is_written(client, node):
 
 
 def test_submit_then_follow_to_included(client, node):
+    from eth_utils import keccak
+
     raw = eth_transfer()
     r = client.post("/submit", {"raw": raw.hex(), "action": "submit"})
     assert r.status_code == 200
     body = text(r)
     envelope_id = m.MempoolEntry.objects.get().envelope_id
     assert "Sent" in body and f'data-live="/live/status/0x{bytes(envelope_id).hex()}"' in body
+    assert f'Sent: Ethereum hash <a class="mono" href="/tx/0x{bytes(envelope_id).hex()}" title="0x{keccak(raw).hex()}">' in body
     assert "pending" in text(client.get(f"/live/status/0x{bytes(envelope_id).hex()}"))
     pending_page = client.get(f"/tx/0x{bytes(envelope_id).hex()}")
     assert pending_page.status_code == 200 and "pending" in text(pending_page)
-    from eth_utils import keccak
-
     assert client.get(f"/tx/0x{keccak(raw).hex()}").status_code == 200  # pending, by its Ethereum hash
     block = node.produce(10)
     status = text(client.get(f"/live/status/0x{bytes(envelope_id).hex()}"))
