@@ -23,6 +23,12 @@ $(TRON_VENV)/.installed: requirements-tron.txt
 	$(TRON_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tron.txt
 	touch $@
 
+# ethers and viem (tests/test_js_clients.py drives them against a live devnet), at the versions the lock pins
+JS_PEERS := tests/js/node_modules/.installed
+$(JS_PEERS): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 devnet: venv
 	$(PY) manage.py nvm devnet
 
@@ -37,8 +43,8 @@ lint: venv
 	$(VENV)/bin/ruff format --check chain engines rpc nvmsite bench tests explorer faucet
 	$(VENV)/bin/mypy chain engines
 
-test: venv $(TRON_VENV)/.installed system services lint
+test: venv $(TRON_VENV)/.installed system $(JS_PEERS) services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(VENV) $(TRON_VENV) .nvm .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) $(TRON_VENV) tests/js/node_modules .nvm .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -487,6 +487,25 @@ def test_refusals_and_failures_are_in_geths_words(client, chain):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_new_heads_come_once_each_even_when_a_block_is_announced_late(chain):
+    """The live feed may announce the head after a subscription already counted it: no second notification (viem's
+    watchBlockNumber saw block N twice). Another block at the same height — a revert, then a new block — is new."""
+    from rpc.eth.consumers import EthSession
+
+    session = EthSession()
+    chain.produce(10)
+    session.subscribe("newHeads")
+    session.on_block(1)  # the head when it subscribed, announced late
+    assert session.take() == []
+    block = chain.produce(10)
+    session.on_block(2)
+    (note,) = session.take()
+    assert note["params"]["result"]["hash"] == "0x" + block.header.hash.hex()
+    session.on_block(2)
+    assert session.take() == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_call_that_runs_too_long_is_cut(client, chain, monkeypatch):
     from rpc.eth import simulate
 

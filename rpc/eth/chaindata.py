@@ -172,6 +172,11 @@ def find_tx(tx_hash: bytes) -> IncludedTx | None:
     return found[-1] if found and found[-1].hash == tx_hash else None
 
 
+def block_hash_at(height: int) -> bytes | None:
+    found = m.Block.objects.filter(height=height).values_list("hash", flat=True).first()
+    return None if found is None else bytes(found)
+
+
 @dataclass(frozen=True)
 class PendingTx:
     hash: bytes

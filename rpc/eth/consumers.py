@@ -25,7 +25,7 @@ from chain.store.sql import consistent_reads
 from rpc.jsonrpc import INVALID_REQUEST, Endpoint, RpcError
 from rpc.pubsub import PubSubConsumer, Session
 
-from .chaindata import Arrivals, arrival_mark, arrivals, block_json
+from .chaindata import Arrivals, arrival_mark, arrivals, block_hash_at, block_json
 from .codec import invalid
 from .logs import MAX_ARRIVALS, LogFilter, head_height, parse_filter, pending_json, read_logs
 from .methods import block_row, call_method, coinbase
@@ -50,7 +50,8 @@ class EthSession(Session):
     def __init__(self) -> None:
         super().__init__()
         self.subs: dict[str, Subscription] = {}
-        self.last: int | None = None  # the last block notified (or the head when the first subscription came)
+        # (height, hash) of the last block notified, or of the head when the first subscription came
+        self.last: tuple[int, bytes | None] | None = None
         self.arrived: Arrivals | None = None  # where the next look for admitted transactions starts, while PENDING
         self.endpoint = Endpoint("eth pubsub", self.call, chain_error)
 
@@ -89,7 +90,8 @@ class EthSession(Session):
         if len(self.subs) >= MAX_SUBSCRIPTIONS:
             raise RpcError(INVALID_REQUEST, f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection")
         if self.last is None:
-            self.last = head_height()
+            height = head_height()
+            self.last = (height, block_hash_at(height))
         if sub.kind == PENDING and self.arrived is None:
             with consistent_reads():
                 self.arrived = arrival_mark()
@@ -117,10 +119,15 @@ class EthSession(Session):
 
     def on_block(self, height: int) -> None:
         self.on_tick()  # what was admitted comes before the block that takes it
-        last = self.last if self.last is not None else height - 1
-        first = last + 1 if last < height else height  # shorter than before: a reset or revert
+        head = (height, block_hash_at(height))
+        if self.last is None or height > self.last[0]:
+            first = height if self.last is None else self.last[0] + 1
+        elif head == self.last:
+            return  # announced late: that block was notified already
+        else:
+            first = height  # shorter than before, or another block at the same height: a reset or revert
         first = max(first, height - MAX_CATCH_UP + 1)
-        self.last = height
+        self.last = head
         heads = [s for s in self.subs.items() if s[1].kind == "newHeads"]
         for n in range(first, height + 1):
             if heads:
