@@ -4,10 +4,12 @@ engine, with a state diff in words), identities and mints. Views only format it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import base58
+from eth_hash.auto import keccak
 
 from chain import auth
 from chain.accounts import TAGS, derived_addresses
@@ -29,7 +31,15 @@ from chain.ledger import (
 from chain.node import decode_diff
 from chain.state import reverse_index_key
 from chain.store import models as m
-from engines.evm.accounts import account_key, code_hash_key, code_key, nonce_key
+from engines.evm.accounts import (
+    account_key,
+    code_hash_key,
+    code_key,
+    generation_key,
+    nonce_key,
+    slot_count_key,
+    storage_key,
+)
 from nvmsite.node import web_registry
 from rpc.rawtx import NATIVE_ID_LABEL, native_id_text
 
@@ -101,6 +111,7 @@ class TxSummary:
     native: str | None = None  # the id its own chain knows it by (what the wallet showed), written that chain's way
 
 
+STORAGE_SLOTS = 16  # a contract's first slots, which a diff names (its simple variables and mappings)
 RAW_CHAIN_VMS = ("evm", "svm", "bvm", "tvm")  # their transactions' first id is the one their wallets show
 
 
@@ -228,13 +239,22 @@ def tx_detail(row: m.Transaction) -> TxDetail:
             title, fields = describe(tx)
     receipt = Receipt.decode(bytes(row.receipt))
     parties = [bytes(p) for p in m.TxParty.objects.filter(envelope_id=row.envelope_id).values_list("id_com", flat=True)]
+    svm = vm == "svm"
+    logs = [] if svm else [_log(raw, vm) for raw in receipt.logs]
+    created = _created(tx, receipt) if vm == "evm" else None
+    # the EVM accounts it touched besides those its fields name: the contract it created, those that logged, the
+    # addresses its logs' topics name (an ERC-20 Transfer's recipient)
+    contracts = [created] if created else []
+    evm_logs = [log for log in logs if vm == "evm" and isinstance(log.get("address"), bytes)]
+    contracts += [log["address"] for log in evm_logs]
+    holders = [t[12:] for log in evm_logs for t in log["topics"][1:] if len(t) == 32 and not any(t[:12])]
     diff = explain_diff(
         decode_diff(bytes(row.diff)),
         parties + ([tx.sender] if tx is not None and tx.sender and len(tx.sender) == 32 else []),
         fields,
+        contracts,
+        holders,
     )
-    svm = vm == "svm"
-    logs = [] if svm else [_log(raw, vm) for raw in receipt.logs]
     lines = [raw.decode("utf-8", "replace") for raw in receipt.logs] if svm else []
     balances = _svm_balances(tx, receipt) if svm and tx is not None else []
     coins = _btc_coins(tx, receipt) if vm == "bvm" and tx is not None and receipt.success else None
@@ -257,7 +277,7 @@ def tx_detail(row: m.Transaction) -> TxDetail:
         log_lines=lines,
         balances=balances,
         coins=coins,
-        created=_created(tx, receipt) if vm == "evm" else None,
+        created=created,
     )
 
 
@@ -337,15 +357,22 @@ def _log(raw: bytes, vm: str = "evm") -> dict[str, Any]:
 
 # -- the state diff in words -------------------------------------------------------------------
 def explain_diff(
-    diff: list[tuple[bytes, bytes | None, bytes | None]], identities: list[bytes], fields: list[Field]
+    diff: list[tuple[bytes, bytes | None, bytes | None]],
+    identities: list[bytes],
+    fields: list[Field],
+    contracts: Sequence[bytes] = (),
+    holders: Sequence[bytes] = (),
 ) -> list[DiffLine]:
     """Every changed key with what it means where the keys it could be are known: balances, dust,
     nonces and keys of the identities involved, allowances between them, mints, the reverse index of
-    their addresses, and EVM account records of the addresses the transaction names."""
+    their addresses, and EVM account records of the addresses the transaction names and of `contracts` — with
+    their storage slots below STORAGE_SLOTS and the entries of those slots keyed by these addresses or `holders`
+    (a Solidity `mapping(address => …)`, such as an ERC-20's balances). A storage key is a hash of its slot, so
+    any other slot stays a hashed key."""
     known = mints()
     people = list(dict.fromkeys([*identities, FEE_COLLECTOR]))
-    addresses = [bytes(f.value) for f in fields if f.kind == "address" and f.tag == "evm" and isinstance(f.value, bytes)]
-    addresses += [erc20_address(x) for x in known]
+    named = [bytes(f.value) for f in fields if f.kind == "address" and f.tag == "evm" and isinstance(f.value, bytes)]
+    addresses = list(dict.fromkeys([*named, *contracts, *(erc20_address(x) for x in known)]))
     labels: dict[bytes, tuple[str, str, Any]] = {}
     for who in people:
         for mint, rec in known.items():
@@ -367,6 +394,14 @@ def explain_diff(
         labels[code_hash_key(a)] = ("evm-codehash", "", (a,))
         for tag in TAGS:
             labels[reverse_index_key(tag, a)] = ("binding", tag, (a,))
+    for a in dict.fromkeys([*named, *contracts]):
+        generation = _generation(a, diff)
+        labels[slot_count_key(a, generation)] = ("evm-slots", "", (a,))
+        for slot in range(STORAGE_SLOTS):
+            labels[storage_key(a, generation, slot)] = ("evm-storage", f"slot {slot}", (a,))
+            for holder in dict.fromkeys([*named, *contracts, *holders]):
+                entry = int.from_bytes(keccak(bytes(12) + holder + slot.to_bytes(32, "big")), "big")
+                labels[storage_key(a, generation, entry)] = ("evm-storage", f"slot {slot}[0x{holder.hex()}]", (a,))
     out = []
     for key, old, new in diff:
         out.append(_line(key, old, new, labels.get(key)))
@@ -400,7 +435,21 @@ def _line(key: bytes, old: bytes | None, new: bytes | None, label: tuple[str, st
         return DiffLine(key, f"ERC-20 address of {what}", raw(old), raw(new))
     if kind == "evm-nonce":
         return DiffLine(key, f"EVM nonce of 0x{args[0].hex()}", _int(old), _int(new))
+    if kind == "evm-slots":
+        return DiffLine(key, f"EVM storage slots in use by 0x{args[0].hex()}", _int(old), _int(new))
+    if kind == "evm-storage":
+        return DiffLine(key, f"EVM storage of 0x{args[0].hex()}, {what}", raw(old), raw(new))
     return DiffLine(key, f"EVM {kind[4:]} of 0x{args[0].hex()}", raw(old), raw(new))
+
+
+def _generation(address: bytes, diff: list[tuple[bytes, bytes | None, bytes | None]]) -> int:
+    """The storage generation an account's slots were written under (a re-created account starts a new one)."""
+    key = generation_key(address)
+    found = next((new for k, _old, new in diff if k == key), None)
+    if found is None:
+        stored = m.StateEntry.objects.filter(key=key).values_list("value", flat=True).first()
+        found = None if stored is None else bytes(stored)
+    return int.from_bytes(found or b"", "big")
 
 
 def _int(v: bytes | None) -> str:

@@ -2,6 +2,7 @@
 the browser tests are separate)."""
 
 import hashlib
+import json
 import re
 import threading
 from contextlib import contextmanager
@@ -506,6 +507,34 @@ def test_transaction_lists_name_a_raw_transaction_by_the_id_its_wallet_showed(cl
             assert f'title="{txid} (envelope 0x{btc.tx.envelope_id.hex()})"' in table  # a Bitcoin txid: no 0x
             assert f'title="0x{native.tx.envelope_id.hex()}"' in table
         assert f'title="{tron_txid.hex()} (envelope ' in table
+
+
+def test_a_solidity_tokens_writes_are_named_in_the_diff(client, every_vm):
+    """A creation's code and storage, and an ERC-20 transfer's balance entries (a mapping keyed by the sender and
+    by the recipient its Transfer log names), are described rather than shown as hashed keys."""
+    from pathlib import Path
+
+    from eth_abi import encode as abi_encode
+
+    node = every_vm
+    art = json.loads((Path(__file__).parent / "data" / "solidity" / "Token.json").read_text())
+    deploy = bytes.fromhex(art["bytecode"].removeprefix("0x")) + abi_encode(
+        ["string", "string", "uint256"], ["Gold", "GLD", 10**24]
+    )
+    created = produce(node, eth_tx(0, data=deploy, gas=2_000_000)).txs[0]
+    assert created.receipt.success
+    token = bytes(created.receipt.output)
+    bob = bytes(range(1, 21))
+    call = bytes.fromhex("a9059cbb") + bytes(12) + bob + (77).to_bytes(32, "big")
+    sent = produce(node, eth_tx(1, to=to_checksum_address(token), data=call)).txs[0]
+    assert sent.receipt.success
+    creation_page = text(client.get(f"/tx/0x{created.tx.envelope_id.hex()}"))
+    assert f"EVM code of 0x{token.hex()}" in creation_page and f"EVM storage of 0x{token.hex()}, slot " in creation_page
+    transfer_page = text(client.get(f"/tx/0x{sent.tx.envelope_id.hex()}"))
+    alice = ALICE.address.lower()
+    assert f"EVM storage of 0x{token.hex()}, slot " in transfer_page
+    assert f"[{alice}]" in transfer_page and f"[0x{bob.hex()}]" in transfer_page  # both balances of the mapping
+    assert "state entry (hashed key)" not in transfer_page
 
 
 def test_every_link_of_the_header_and_footer_answers(client, node, settings):
