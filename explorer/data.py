@@ -241,7 +241,7 @@ def tx_detail(row: m.Transaction) -> TxDetail:
     parties = [bytes(p) for p in m.TxParty.objects.filter(envelope_id=row.envelope_id).values_list("id_com", flat=True)]
     svm = vm == "svm"
     logs = [] if svm else [_log(raw, vm) for raw in receipt.logs]
-    created = _created(tx, receipt) if vm == "evm" else None
+    created = created_contract(tx, receipt) if vm == "evm" else None
     # the EVM accounts it touched besides those its fields name: the contract it created, those that logged, the
     # addresses its logs' topics name (an ERC-20 Transfer's recipient)
     contracts = [created] if created else []
@@ -281,7 +281,7 @@ def tx_detail(row: m.Transaction) -> TxDetail:
     )
 
 
-def _created(tx: Any, receipt: Receipt) -> bytes | None:
+def created_contract(tx: Any, receipt: Receipt) -> bytes | None:
     """The contract a successful EVM creation made: the engine puts its address in the receipt's output."""
     if tx is None or not receipt.success or tx.body.tx.to:
         return None

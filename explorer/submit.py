@@ -60,6 +60,7 @@ def _preview(found: Recognised) -> dict[str, Any]:
     context["refused"] = run.refused
     if run.receipt is not None:
         context["changes"] = balance_changes(run, data.mints())
+        context["created"] = data.created_contract(tx, run.receipt) if found.vm == "evm" else None
         context["fee_vm"] = in_vm_unit(run.receipt.fee, found.vm)
         signer = [tx.sender] if tx.sender and len(tx.sender) == 32 else []
         context["diff"] = data.explain_diff(run.diff, [*run.parties, *signer], context.get("fields", []))

@@ -641,3 +641,6 @@ def test_a_contract_creation_names_the_contract_it_created(client, node):
     body = text(client.get(f"/tx/0x{e.tx.envelope_id.hex()}"))
     assert "<dt>Contract created</dt>" in body and "<dt>Output</dt>" not in body
     assert f'href="/identity/0x{created.hex()}"' in body
+    again = keccak(rlp.encode([bytes.fromhex(ALICE.address[2:]), 1]))[-20:]  # Submit's dry run names it too
+    preview = text(client.post("/submit", {"raw": eth_tx(1, data=bytes.fromhex("60006000f3"))[1:].hex(), "action": "preview"}))
+    assert "<dt>Contract created</dt>" in preview and f'href="/identity/0x{again.hex()}"' in preview
