@@ -31,6 +31,7 @@ from chain.ledger import (
 from chain.node import decode_diff
 from chain.state import reverse_index_key
 from chain.store import models as m
+from chain.store.sql import SqlEntries
 from engines.evm.accounts import (
     account_key,
     code_hash_key,
@@ -446,10 +447,7 @@ def _generation(address: bytes, diff: list[tuple[bytes, bytes | None, bytes | No
     """The storage generation an account's slots were written under (a re-created account starts a new one)."""
     key = generation_key(address)
     found = next((new for k, _old, new in diff if k == key), None)
-    if found is None:
-        stored = m.StateEntry.objects.filter(key=key).values_list("value", flat=True).first()
-        found = None if stored is None else bytes(stored)
-    return int.from_bytes(found or b"", "big")
+    return int.from_bytes(found or SqlEntries().get(key) or b"", "big")
 
 
 def _int(v: bytes | None) -> str:
